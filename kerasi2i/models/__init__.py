@@ -1,0 +1,18 @@
+"""Model builders and, per method, the trainable models (pix2pix, CycleGAN, ...)."""
+from kerasi2i.models.networks import (
+    discriminator_for_receptive_field,
+    patch_discriminator,
+    pixel_discriminator,
+    receptive_field,
+    resnet_generator,
+    unet_generator,
+)
+
+__all__ = [
+    "discriminator_for_receptive_field",
+    "patch_discriminator",
+    "pixel_discriminator",
+    "receptive_field",
+    "resnet_generator",
+    "unet_generator",
+]

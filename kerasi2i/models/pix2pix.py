@@ -1,0 +1,164 @@
+"""pix2pix (Isola et al., CVPR 2017): a conditional GAN with a U-Net generator and a
+PatchGAN discriminator, trained with GAN + lambda * L1.
+
+    model = Pix2Pix(unet_generator((256, 256, 3)), patch_discriminator((256, 256, 3), condition_channels=3))
+    model.compile()                       # Adam(2e-4, beta_1=0.5) x 2, vanilla GAN, lambda_l1=100
+    model.fit(train, validation_data=val, epochs=200)
+    fake = model(inputs)                  # calling the model translates
+
+Test-time behaviour. The paper applies dropout and uses the statistics of the test
+batch (not the running averages) at test time, the noise being the only source of
+randomness in G. `test_mode="paper"` does that (with batch norm at batch size 1 this is
+instance normalization); `test_mode="eval"` (default) uses the usual Keras inference
+behaviour: no dropout, moving averages. Both are offered because the running averages of
+a batch-size-1 run can be poor, while "eval" is deterministic.
+"""
+import keras
+import tensorflow as tf
+
+from kerasi2i import losses, metrics
+from kerasi2i.models.networks import discriminator_for_receptive_field, unet_generator
+
+TEST_MODES = ("eval", "paper")
+
+
+def default_optimizer(learning_rate=2e-4):
+    """The papers' Adam(lr=2e-4, beta_1=0.5); `learning_rate` may be a schedule."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
+
+
+def _maybe_loss_scale(optimizer):
+    """Wrap an optimizer for loss scaling when the global policy is mixed_float16."""
+    policy = keras.mixed_precision.dtype_policy()
+    if policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+@keras.saving.register_keras_serializable(package="kerasi2i")
+class Pix2Pix(keras.Model):
+    """The pix2pix training model: holds `generator` and `discriminator`.
+
+    Args:
+        generator: a model mapping input images to output images in [-1, 1].
+        discriminator: a conditional discriminator called as `D([input, image])`
+            returning logits (`patch_discriminator(..., condition_channels=C_in)`).
+        test_mode: "eval" (no dropout, running statistics) or "paper" (dropout and batch
+            statistics on at test time, as in the paper). Used by `call`, `predict` and
+            `test_step`.
+    """
+
+    def __init__(self, generator, discriminator, test_mode="eval", **kwargs):
+        super().__init__(**kwargs)
+        if test_mode not in TEST_MODES:
+            raise ValueError(f"test_mode must be one of {TEST_MODES}, got {test_mode!r}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.test_mode = test_mode
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.g_gan_tracker = keras.metrics.Mean(name="g_gan")
+        self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
+        self.l1_metric = metrics.L1()
+        self.psnr_metric = metrics.PSNR()
+        self.ssim_metric = metrics.SSIM()
+
+    def compile(self, g_optimizer=None, d_optimizer=None, gan_loss="vanilla", lambda_l1=100.0, **kwargs):
+        """Set the two optimizers (default Adam(2e-4, beta_1=0.5) each), the GAN loss
+        ("vanilla" as in the paper, "lsgan" or "hinge") and the L1 weight (100).
+        Other keyword arguments (`jit_compile`, `steps_per_execution`) go to Keras."""
+        losses.check_gan_loss(gan_loss)
+        if lambda_l1 < 0:
+            raise ValueError(f"lambda_l1 must be >= 0, got {lambda_l1}.")
+        kwargs.setdefault("jit_compile", False)
+        super().compile(**kwargs)
+        self.g_optimizer = _maybe_loss_scale(g_optimizer or default_optimizer())
+        self.d_optimizer = _maybe_loss_scale(d_optimizer or default_optimizer())
+        self.gan_loss = gan_loss
+        self.lambda_l1 = float(lambda_l1)
+        # Build optimizer state now so a checkpoint can be loaded before the first step.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [
+            self.d_loss_tracker, self.g_loss_tracker, self.g_gan_tracker, self.g_l1_tracker,
+            self.l1_metric, self.psnr_metric, self.ssim_metric,
+        ]
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training or self.test_mode == "paper")
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(x, training=True)
+            # 1. D step on (x, y) vs (x, G(x)), loss halved as in the paper.
+            with g_tape.stop_recording():
+                fake_const = tf.stop_gradient(fake)
+                with tf.GradientTape() as d_tape:
+                    real_logits = self.discriminator([x, y], training=True)
+                    fake_logits = self.discriminator([x, fake_const], training=True)
+                    d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits, self.gan_loss)
+                    scaled = self.d_optimizer.scale_loss(d_loss)
+                d_vars = self.discriminator.trainable_variables
+                self.d_optimizer.apply_gradients(zip(d_tape.gradient(scaled, d_vars), d_vars))
+            # 2. G step against the updated D: GAN + lambda * L1.
+            fake_logits = self.discriminator([x, fake], training=True)
+            g_gan = losses.generator_loss(fake_logits, self.gan_loss)
+            g_l1 = losses.l1_loss(tf.cast(y, fake.dtype), fake)
+            g_loss = g_gan + self.lambda_l1 * g_l1
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars))
+
+        for tracker, value in ((self.d_loss_tracker, d_loss), (self.g_loss_tracker, g_loss),
+                               (self.g_gan_tracker, g_gan), (self.g_l1_tracker, g_l1)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics[:4]}
+
+    def test_step(self, data):
+        x, y = data
+        fake = tf.cast(self(x, training=False), "float32")
+        for metric in (self.l1_metric, self.psnr_metric, self.ssim_metric):
+            metric.update_state(y, fake)
+        return {m.name: m.result() for m in self.metrics[4:]}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            test_mode=self.test_mode,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+
+def build_pix2pix(
+    image_size=256,
+    input_channels=3,
+    output_channels=3,
+    base_filters=64,
+    norm="batch",
+    receptive_field=70,
+    upsampling="transpose",
+    test_mode="eval",
+):
+    """The paper's configuration: unet_<image_size> generator and a PatchGAN conditioned
+    on the input, with receptive field 70 (default), 16, 286 or 1 (PixelGAN)."""
+    generator = unet_generator(
+        (image_size, image_size, input_channels), output_channels=output_channels,
+        base_filters=base_filters, norm=norm, upsampling=upsampling,
+    )
+    discriminator = discriminator_for_receptive_field(
+        receptive_field, input_shape=(image_size, image_size, output_channels),
+        condition_channels=input_channels, base_filters=base_filters, norm=norm,
+    )
+    return Pix2Pix(generator, discriminator, test_mode=test_mode, name="pix2pix")
