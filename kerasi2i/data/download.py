@@ -54,8 +54,12 @@ def sha256(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def _fetch(url, target, verbose=True):
-    """Download url to target via target.part; the part file is removed on any failure."""
+def _fetch(url, target, verbose=True, check=None):
+    """Download url to target via target.part; the part file is removed on any failure.
+
+    `check(part)` runs on the complete part file before it is renamed; it raises to
+    reject the download (nothing is left in place then).
+    """
     part = target.with_name(target.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(part, "wb") as out:
@@ -72,6 +76,8 @@ def _fetch(url, target, verbose=True):
                 done += len(block)
                 if bar is not None:
                     bar.update(done)
+        if check is not None:
+            check(part)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -114,24 +120,32 @@ def download_archive(name, url, archive_name, *, file_hash=None, cache_dir=None,
     archive = cache_dir / archive_name
     recorded = archive.with_name(archive.name + ".sha256")
     extracted = cache_dir / f"{name}_extracted"
+    expected = (file_hash or (recorded.read_text() if recorded.exists() else "")).strip().lower() or None
+    digest = {}
+
+    def verify(path, fresh):
+        digest["actual"] = actual = sha256(path)
+        if expected and actual != expected:
+            what = f"The download from {url}" if fresh else f"'{archive}'"
+            advice = "It was not kept." if fresh else "Delete it and download again."
+            raise DatasetError(
+                f"{what} has SHA-256 {actual}, expected {expected}: the file is damaged or not "
+                f"the published archive. {advice}"
+            )
+
     if not archive.exists():
         try:
-            _fetch(url, archive, verbose=verbose)
+            _fetch(url, archive, verbose=verbose, check=lambda part: verify(part, fresh=True))
         except (urllib.error.URLError, OSError) as err:
             raise DatasetError(
                 f"Could not download '{name}' from {url} ({err}). Without internet, download "
                 f"{url} on another machine and copy it to '{archive}', or extract it and pass "
                 f"the extracted folder as the dataset path."
             ) from None
-    expected = file_hash or (recorded.read_text().strip() if recorded.exists() else None)
-    actual = sha256(archive)
-    if expected and actual != expected:
-        raise DatasetError(
-            f"'{archive}' has SHA-256 {actual}, expected {expected}: the file is damaged or not "
-            f"the published archive. Delete it and download again."
-        )
+    else:
+        verify(archive, fresh=False)
     if not recorded.exists():
-        recorded.write_text(actual + "\n")
+        recorded.write_text(digest["actual"] + "\n")
     if not extracted.exists():
         _extract(archive, extracted)
     return extracted

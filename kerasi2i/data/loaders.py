@@ -14,11 +14,13 @@ Layouts recognised by `detect_layout`:
 - ``flat``: a folder of side-by-side images with no split folders (e.g. ``test_pairs/``).
 - ``cyclegan``: ``<root>/{trainA,trainB,testA,testB}/`` (unpaired).
 """
+import contextlib
+import warnings
 from pathlib import Path
 
 import tensorflow as tf
 
-from kerasi2i.data.checks import DatasetError, check_files, inspect_image, list_images
+from kerasi2i.data.checks import IMAGE_EXTENSIONS, DatasetError, check_files, inspect_image, list_images
 from kerasi2i.data.preprocess import (
     check_channels,
     check_mode,
@@ -40,7 +42,7 @@ def _subdirs(path):
 
 def _has_images(path):
     path = Path(path)
-    return path.is_dir() and any(p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") for p in path.iterdir())
+    return path.is_dir() and any(p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() for p in path.iterdir())
 
 
 def detect_layout(path):
@@ -116,7 +118,17 @@ def paired_files(path, split="train", on_bad="raise", check=True):
             files = check_files(files, _check_side_by_side, on_bad, what="side-by-side images")
         return "side_by_side", [str(f) for f in files]
 
-    folders = [root / d / split if (root / d / split).is_dir() else root / d for d in ("A", "B")]
+    folders = []
+    for d in ("A", "B"):
+        if (root / d / split).is_dir():
+            folders.append(root / d / split)
+            continue
+        have = [s for s in SPLITS if (root / d / s).is_dir()]
+        if have:  # split folders exist, just not this one
+            raise DatasetError(
+                f"Split '{split}' not found in '{root / d}': expected '{root / d / split}'. Splits present: {have}."
+            )
+        folders.append(root / d)
     a_files = {f.name: f for f in list_images(folders[0], what="A images")}
     b_files = {f.name: f for f in list_images(folders[1], what="B images")}
     missing_b = sorted(set(a_files) - set(b_files))
@@ -126,7 +138,17 @@ def paired_files(path, split="train", on_bad="raise", check=True):
         if missing_a:
             problem += ("; " if problem else "") + f"{len(missing_a)} B files have no A partner (e.g. {missing_a[:3]})"
         if on_bad == "raise":
-            raise DatasetError(f"Folders '{folders[0]}' and '{folders[1]}' must hold files with matching names: {problem}.")
+            raise DatasetError(
+                f"Folders '{folders[0]}' and '{folders[1]}' must hold files with matching names: {problem}. "
+                "(Pass on_bad='skip' to leave such files out with a warning.)"
+            )
+        if on_bad == "skip":
+            unmatched = len(missing_a) + len(missing_b)
+            warnings.warn(
+                f"Skipped {unmatched} of {len(set(a_files) | set(b_files))} A/B files without a partner "
+                f"in '{folders[0]}' / '{folders[1]}': {problem}.",
+                stacklevel=3,
+            )
     pairs = [(a_files[n], b_files[n]) for n in sorted(set(a_files) & set(b_files))]
     if not pairs:
         raise DatasetError(f"No file name appears in both '{folders[0]}' and '{folders[1]}'.")
@@ -348,6 +370,30 @@ def load_domain(
     return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+@contextlib.contextmanager
+def _tfds_offline(offline):
+    """Keep TFDS off its GCS bucket while a builder is made.
+
+    Without prepared data in `data_dir`, older tensorflow-datasets releases (4.9.4, for
+    one) fetch the dataset info from gs://tfds-data when a builder is constructed (recent
+    releases have GCS off by default); with `download=False` nothing may touch the network.
+    """
+    if not offline:
+        yield
+        return
+    from tensorflow_datasets.core.utils import gcs_utils
+
+    before = getattr(gcs_utils, "_is_gcs_disabled", None)
+    gcs_utils._is_gcs_disabled = True
+    try:
+        yield
+    finally:
+        if before is None:
+            del gcs_utils._is_gcs_disabled
+        else:
+            gcs_utils._is_gcs_disabled = before
+
+
 def load_cycle_gan_tfds(
     name="horse2zebra",
     split="train",
@@ -370,7 +416,8 @@ def load_cycle_gan_tfds(
     Order of sources: `local_dir` (a folder in the CycleGAN layout, e.g. an extracted
     `horse2zebra.zip`); the archive already extracted by `download_cyclegan` under
     `downloads_root()`; otherwise `tensorflow_datasets.load("cycle_gan/<name>")` (which
-    downloads when online, or reads a prepared `data_dir`). `split` is "train" or "test".
+    downloads when online, or reads a prepared `data_dir`; with `download=False` it only
+    reads `data_dir` and never touches the network). `split` is "train" or "test".
     Offline with none of these, a DatasetError says what to fetch.
     """
     from kerasi2i.data.download import CYCLEGAN_DATASETS
@@ -388,13 +435,19 @@ def load_cycle_gan_tfds(
     import tensorflow_datasets as tfds
 
     try:
-        builder = tfds.builder(f"cycle_gan/{name}", data_dir=data_dir)
+        with _tfds_offline(not download):
+            builder = tfds.builder(f"cycle_gan/{name}", data_dir=data_dir)
         if download:
             builder.download_and_prepare()
         ds_a, ds_b = builder.as_dataset(split=[f"{split}A", f"{split}B"])
         lengths = (builder.info.splits[f"{split}A"].num_examples, builder.info.splits[f"{split}B"].num_examples)
     except Exception as err:  # network errors, missing prepared data, unknown config
         known = ", ".join(sorted(CYCLEGAN_DATASETS))
+        if name not in CYCLEGAN_DATASETS:
+            raise DatasetError(
+                f"Could not load TFDS 'cycle_gan/{name}': {name!r} is not a CycleGAN dataset. Known sets: "
+                f"{known}; or pass local_dir= a folder with trainA/ trainB/ testA/ testB/."
+            ) from None
         raise DatasetError(
             f"Could not load TFDS 'cycle_gan/{name}' ({type(err).__name__}: {str(err)[:200]}). Offline, copy "
             f"the CycleGAN archive {name}.zip into '{downloads_root()}' and run "

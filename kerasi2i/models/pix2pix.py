@@ -71,9 +71,10 @@ class Pix2Pix(keras.Model):
         if lambda_l1 < 0:
             raise ValueError(f"lambda_l1 must be >= 0, got {lambda_l1}.")
         kwargs.setdefault("jit_compile", False)
-        super().compile(**kwargs)
         self.g_optimizer = _maybe_loss_scale(g_optimizer or default_optimizer())
         self.d_optimizer = _maybe_loss_scale(d_optimizer or default_optimizer())
+        # Keras logs the learning rate of `self.optimizer`: let that be G's.
+        super().compile(optimizer=self.g_optimizer, **kwargs)
         self.gan_loss = gan_loss
         self.lambda_l1 = float(lambda_l1)
         # Build optimizer state now so a checkpoint can be loaded before the first step.
@@ -91,7 +92,7 @@ class Pix2Pix(keras.Model):
         return self.generator(inputs, training=training or self.test_mode == "paper")
 
     def train_step(self, data):
-        x, y = data
+        x, y = (tf.convert_to_tensor(t) for t in data)
         with tf.GradientTape() as g_tape:
             fake = self.generator(x, training=True)
             # 1. D step on (x, y) vs (x, G(x)), loss halved as in the paper.

@@ -1,0 +1,144 @@
+"""Training helpers shared by every model: the reference LR schedule, preview grids, and
+checkpoints that a killed run resumes from."""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasi2i.viz import save_grid
+
+
+@keras.saving.register_keras_serializable(package="kerasi2i")
+class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant for `n_epochs`, then linear decay towards zero over `n_epochs_decay`.
+
+    The reference implementation's ``--lr_policy linear`` (pix2pix and CycleGAN), stepped
+    once per epoch: in epoch e (0-based) the rate is
+    ``initial * (1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1))``.
+    The epoch is read from the optimizer's step counter, so the position in the schedule
+    is saved and restored with the optimizer.
+    """
+
+    def __init__(self, initial_learning_rate=2e-4, steps_per_epoch=1, n_epochs=100, n_epochs_decay=100):
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}.")
+        if n_epochs < 0 or n_epochs_decay < 0:
+            raise ValueError(f"n_epochs and n_epochs_decay must be >= 0, got {n_epochs} and {n_epochs_decay}.")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.n_epochs = int(n_epochs)
+        self.n_epochs_decay = int(n_epochs_decay)
+
+    def __call__(self, step):
+        epoch = ops.floor(ops.cast(step, "float32") / self.steps_per_epoch)
+        past = ops.maximum(0.0, epoch + 1.0 - self.n_epochs)
+        factor = ops.maximum(0.0, 1.0 - past / (self.n_epochs_decay + 1.0))
+        return self.initial_learning_rate * factor
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "steps_per_epoch": self.steps_per_epoch,
+            "n_epochs": self.n_epochs,
+            "n_epochs_decay": self.n_epochs_decay,
+        }
+
+
+class PreviewGrid(keras.callbacks.Callback):
+    """Save an input | output | target PNG of fixed validation images after every epoch.
+
+    `images` is a tuple `(inputs, targets)` of arrays in [-1, 1] (take them once from the
+    validation set so every grid shows the same images). Files: `<directory>/epoch_0001.png`.
+    """
+
+    def __init__(self, images, directory, every=1, max_rows=4):
+        super().__init__()
+        self.inputs = np.asarray(images[0])[:max_rows]
+        self.targets = None if images[1] is None else np.asarray(images[1])[:max_rows]
+        self.directory = Path(directory)
+        self.every = every
+        self.last_path = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        outputs = keras.ops.convert_to_numpy(self.model(self.inputs, training=False))
+        self.last_path = save_grid(self.directory / f"epoch_{epoch + 1:04d}.png", [self.inputs, outputs, self.targets])
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Save everything needed to resume after each epoch, never damaging the last good save.
+
+    Each save goes to `<directory>/epoch_NNNN.tmp/` (all weights, both optimizers' state
+    and step counters, hence the LR schedule position, plus `state.json` with the epoch
+    and logs), is renamed to `epoch_NNNN/` only when complete, and then `latest` is
+    updated by an atomic rename. A process killed at any moment leaves the previous
+    checkpoint intact. `keep` newest checkpoints are kept (None keeps all).
+    """
+
+    def __init__(self, directory, keep=2, every=1):
+        super().__init__()
+        self.directory = Path(directory)
+        self.keep = keep
+        self.every = every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        save_checkpoint(self.model, self.directory, epoch + 1, logs=logs, keep=self.keep)
+
+
+def _jsonable(logs):
+    return {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+
+
+def save_checkpoint(model, directory, epoch, logs=None, keep=2):
+    """Write a resumable checkpoint for `epoch` (the number of epochs completed)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"epoch_{epoch:04d}"
+    tmp = directory / f"epoch_{epoch:04d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save_weights(tmp / "model.weights.h5")
+    (tmp / "state.json").write_text(json.dumps({"epoch": epoch, "logs": _jsonable(logs)}, indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.replace(final)
+    pointer = directory / "latest.tmp"
+    pointer.write_text(final.name + "\n")
+    os.replace(pointer, directory / "latest")
+    if keep:
+        done = sorted(p for p in directory.glob("epoch_????") if p.is_dir())
+        for old in done[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(directory):
+    """The newest complete checkpoint folder in `directory`, or None."""
+    directory = Path(directory)
+    pointer = directory / "latest"
+    if pointer.exists():
+        candidate = directory / pointer.read_text().strip()
+        if (candidate / "state.json").exists():
+            return candidate
+    done = sorted(p for p in directory.glob("epoch_????") if (p / "state.json").exists())
+    return done[-1] if done else None
+
+
+def restore_checkpoint(model, directory):
+    """Load the newest checkpoint into a built and compiled `model`.
+
+    Returns the number of completed epochs (pass it to `fit(initial_epoch=...)`), or 0
+    when there is nothing to resume from.
+    """
+    ckpt = latest_checkpoint(directory)
+    if ckpt is None:
+        return 0
+    model.load_weights(ckpt / "model.weights.h5")
+    return int(json.loads((ckpt / "state.json").read_text())["epoch"])

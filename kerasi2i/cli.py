@@ -1,0 +1,170 @@
+"""The `kerasi2i` command (also `python -m kerasi2i`).
+
+    kerasi2i demo                                  train a small pix2pix on bundled data
+    kerasi2i data build                            build the bundled sample datasets
+    kerasi2i data show NAME                        save a preview grid of a dataset
+    kerasi2i train pix2pix --data PATH ...         train with checkpoints and previews
+    kerasi2i translate --model M.keras --input F   translate images of any size
+"""
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_data_commands(sub):
+    data = sub.add_parser("data", help="build or look at datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    build = dsub.add_parser("build", help="build the bundled sample datasets (offline, deterministic)")
+    build.add_argument("--tasks", nargs="*", help="sample tasks (default: all)")
+    build.add_argument("--sizes", nargs="*", type=int, help="image sizes (default: 64 128 256)")
+    build.add_argument("--force", action="store_true", help="rebuild even if present")
+    show = dsub.add_parser("show", help="save a preview grid of a dataset")
+    show.add_argument("name", help="a bundled sample task (e.g. edges2photo) or a dataset folder")
+    show.add_argument("--size", type=int, default=64, help="sample size / image size (default 64)")
+    show.add_argument("--split", default="train", help="split to show (default train)")
+    show.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    show.add_argument("--count", type=int, default=6, help="number of rows (default 6)")
+    show.add_argument("--output", default=None, help="PNG path (default <name>_preview.png)")
+
+
+def _add_train_commands(sub):
+    train = sub.add_parser("train", help="train a model")
+    tsub = train.add_subparsers(dest="method", required=True)
+    p = tsub.add_parser("pix2pix", help="paired translation (Isola et al. 2017)")
+    p.add_argument("--data", required=True, help="dataset folder (any paired layout) or sample:NAME")
+    p.add_argument("--output", required=True, help="folder for checkpoints, previews and the final model")
+    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    p.add_argument("--image-size", type=int, default=256)
+    p.add_argument("--load-size", type=int, default=None, help="size before the random crop (default size*286/256)")
+    p.add_argument("--preprocess", default="resize_and_crop")
+    p.add_argument("--input-channels", type=int, default=3, choices=[1, 3])
+    p.add_argument("--output-channels", type=int, default=3, choices=[1, 3])
+    p.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate (default 100)")
+    p.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero (default 100)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--base-filters", type=int, default=64)
+    p.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
+    p.add_argument("--receptive-field", type=int, default=70, choices=[1, 16, 70, 286])
+    p.add_argument("--upsampling", default="transpose", choices=["transpose", "resize"])
+    p.add_argument("--gan-loss", default="vanilla", choices=["vanilla", "lsgan", "hinge"])
+    p.add_argument("--lambda-l1", type=float, default=100.0)
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
+    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
+    p.add_argument("--seed", type=int, default=None)
+
+
+def _add_translate_command(sub):
+    t = sub.add_parser("translate", help="translate an image or a folder of images")
+    t.add_argument("--model", required=True, help="a generator saved as .keras (e.g. OUTPUT/generator.keras)")
+    t.add_argument("--input", required=True, help="an image file or a folder of images")
+    t.add_argument("--output", required=True, help="folder for the translated PNGs")
+    t.add_argument("--fit", default="resize", choices=["resize", "pad"],
+                   help="resize (squash to the model size) or pad (keep the aspect ratio)")
+
+
+def _add_demo_command(sub):
+    d = sub.add_parser("demo", help="train a small pix2pix on a bundled sample and score it (a few CPU minutes)")
+    d.add_argument("--task", default=None, help="bundled paired task (default labels2photo)")
+    d.add_argument("--image-size", type=int, default=64)
+    d.add_argument("--epochs", type=int, default=None)
+    d.add_argument("--epochs-decay", type=int, default=None)
+    d.add_argument("--output", default="kerasi2i_demo")
+    d.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="kerasi2i", description="Image-to-image translation in Keras 3.")
+    from kerasi2i import __version__
+
+    parser.add_argument("--version", action="version", version=f"kerasi2i {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo_command(sub)
+    _add_data_commands(sub)
+    _add_train_commands(sub)
+    _add_translate_command(sub)
+    return parser
+
+
+def _data(args):
+    from kerasi2i import data as kdata
+
+    if args.data_command == "build":
+        root = kdata.build_samples(tasks=args.tasks or None, sizes=args.sizes or None, force=args.force, verbose=True)
+        print(f"Sample datasets are in {root}")
+        return
+    import numpy as np
+
+    from kerasi2i.viz import save_grid
+
+    if args.name in kdata.SAMPLE_TASKS:
+        path = kdata.sample_path(args.name, args.size)
+    else:
+        path = Path(args.name)
+    layout, _ = kdata.detect_layout(path)
+    if layout == "cyclegan":
+        ds = kdata.load_unpaired(path, args.split, image_size=args.size, batch_size=args.count, training=False)
+    else:
+        ds = kdata.load_paired(path, args.split, image_size=args.size, batch_size=args.count,
+                               direction=args.direction, training=False)
+    a, b = (np.asarray(t) for t in next(iter(ds)))
+    out = Path(args.output or f"{Path(args.name).name}_preview.png")
+    save_grid(out, [a, b])
+    print(f"{layout} dataset '{path}': saved {len(a)} rows (left: input, right: target) to {out}")
+
+
+def _train(args):
+    import keras
+
+    from kerasi2i.train import train_pix2pix
+
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    train_pix2pix(
+        args.data, args.output, direction=args.direction, image_size=args.image_size, load_size=args.load_size,
+        preprocess=args.preprocess, input_channels=args.input_channels, output_channels=args.output_channels,
+        epochs=args.epochs, epochs_decay=args.epochs_decay, batch_size=args.batch_size, learning_rate=args.lr,
+        base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
+        upsampling=args.upsampling, gan_loss=args.gan_loss, lambda_l1=args.lambda_l1,
+        steps_per_epoch=args.steps_per_epoch, resume=args.resume, jit_compile=args.jit,
+        tensorboard=args.tensorboard, seed=args.seed,
+    )
+
+
+def _translate(args):
+    from kerasi2i.inference import load_generator, translate_files
+
+    generator = load_generator(args.model)
+    written, _ = translate_files(generator, args.input, args.output, fit=args.fit)
+    return 0 if written else 1
+
+
+def _demo(args):
+    from kerasi2i.demo import DEMO_TASK, run_demo
+
+    kwargs = {"task": args.task or DEMO_TASK, "image_size": args.image_size, "output": args.output,
+              "max_minutes": args.max_minutes}
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    if args.epochs_decay is not None:
+        kwargs["epochs_decay"] = args.epochs_decay
+    run_demo(**kwargs)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from kerasi2i.data import DatasetError
+
+    handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo}
+    try:
+        return handlers[args.command](args) or 0
+    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"kerasi2i {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""Small, deterministic image-to-image datasets cut from real photos that ship inside
+installed packages (scikit-image's `skimage.data` and matplotlib's sample data).
+
+Nothing is downloaded. Every task is rebuilt from the same photos with fixed seeds,
+fixed parameters and fixed JPEG settings, so a rebuild with the same library versions is
+byte-identical. The result lives in `samples_root()` (`data/samples/` in a checkout,
+git-ignored) as
+
+    <root>/<size>/<task>/{train,val,test}/<N>.jpg          paired tasks, Berkeley pix2pix
+                                                           layout: A (left) | B (right)
+    <root>/<size>/day2night/{trainA,trainB,testA,testB}/<N>.jpg   CycleGAN layout
+    <root>/<size>/day2night/test_pairs/<N>.jpg              testA[N] | testB[N], to score
+
+plus `_MANIFEST.json` in each `<root>/<size>/<task>` folder (counts, source photos per
+split, the crop behind every file, and the build version).
+
+Whole photos are held out: no crop of a val or test photo is ever in a train split
+(`PHOTO_SPLIT`). `data/README.md` documents the photos, their licences and every task.
+
+    >>> from kerasi2i.data.samples import sample_path
+    >>> sample_path("edges2photo", size=64)          # builds it on first use (~1 s)
+    PosixPath('.../data/samples/64/edges2photo')
+"""
+import json
+import shutil
+import tempfile
+import time
+import zlib
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+from PIL import Image
+
+from kerasi2i.data.paths import samples_root
+
+# Bump whenever anything that changes the written bytes changes (photos, crops, transforms,
+# JPEG settings, counts). A folder whose manifest has another version is rebuilt.
+SAMPLES_VERSION = 1
+
+PAIRED_TASKS = ("colorization", "edges2photo", "labels2photo", "superres")
+UNPAIRED_TASKS = ("day2night",)
+SAMPLE_TASKS = PAIRED_TASKS + UNPAIRED_TASKS
+SAMPLE_SIZES = (64, 128, 256)
+
+# ---------------------------------------------------------------------------------------
+# Source photos
+# ---------------------------------------------------------------------------------------
+
+# Photo-level split: whole photos are held out, so no val/test content leaks into train.
+# Do not move a photo between splits: published numbers would stop being comparable.
+PHOTO_SPLIT = MappingProxyType({
+    "train": (
+        "astronaut",
+        "rocket",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "retina",
+        "stereo_motorcycle_left",
+        "stereo_motorcycle_right",
+    ),
+    "val": ("chelsea",),
+    "test": ("coffee", "grace_hopper"),
+})
+
+# day2night is unpaired: its two training domains come from disjoint train photos.
+# Domain A ("day") gets the daylight scenes; domain B ("night") gets night renderings of the
+# other train photos, so no training photo appears in both domains.
+DAY2NIGHT_DOMAINS = MappingProxyType({
+    "A": ("astronaut", "rocket", "stereo_motorcycle_left", "immunohistochemistry"),
+    "B": ("stereo_motorcycle_right", "retina", "hubble_deep_field"),
+})
+
+
+def _source(loader, shape, origin, licence):
+    return MappingProxyType({"loader": loader, "shape": shape, "origin": origin, "licence": licence})
+
+
+# Licences are quoted from each loader's docstring (matplotlib ships no licence text for
+# its sample photo; see the note on grace_hopper).
+_SOURCES = {
+    "astronaut": _source(
+        "skimage.data.astronaut()", (512, 512, 3),
+        "Eileen Collins, NASA Great Images database (https://flic.kr/p/r9qvLn)",
+        "No known copyright restrictions, released into the public domain.",
+    ),
+    "rocket": _source(
+        "skimage.data.rocket()", (427, 640, 3),
+        "Launch of DSCOVR on Falcon 9, SpaceX Photos on Flickr",
+        "Captured by SpaceX and released in the public domain.",
+    ),
+    "hubble_deep_field": _source(
+        "skimage.data.hubble_deep_field()", (872, 1000, 3),
+        "Hubble eXtreme Deep Field, NASA / HubbleSite",
+        "Captured by NASA and may be freely used in the public domain.",
+    ),
+    "immunohistochemistry": _source(
+        "skimage.data.immunohistochemistry()", (512, 512, 3),
+        "IHC staining of colonic glands, Center for Microscopy And Molecular Imaging (CMMI)",
+        "No known copyright restrictions.",
+    ),
+    "retina": _source(
+        "skimage.data.retina()", (1411, 1411, 3),
+        "Fundus photograph of a normal left eye, Mikael Häggström, Wikimedia Commons",
+        "Creative Commons CC0 1.0 Universal Public Domain Dedication.",
+    ),
+    "stereo_motorcycle_left": _source(
+        "skimage.data.stereo_motorcycle()[0]", (500, 741, 3),
+        "Middlebury 2014 stereo benchmark, 'Motorcycle' left view (Scharstein et al., GCPR 2014)",
+        "Not stated in the docstring (it cites the Middlebury 2014 stereo benchmark).",
+    ),
+    "stereo_motorcycle_right": _source(
+        "skimage.data.stereo_motorcycle()[1]", (500, 741, 3),
+        "Middlebury 2014 stereo benchmark, 'Motorcycle' right view (Scharstein et al., GCPR 2014)",
+        "Not stated in the docstring (it cites the Middlebury 2014 stereo benchmark).",
+    ),
+    "chelsea": _source(
+        "skimage.data.chelsea()", (300, 451, 3),
+        "Chelsea the cat, photographed by Stefan van der Walt",
+        "No copyright restrictions. CC0 by the photographer (Stefan van der Walt).",
+    ),
+    "coffee": _source(
+        "skimage.data.coffee()", (400, 600, 3),
+        "Coffee cup, courtesy of Pikolo Espresso Bar, photographed by Rachel Michetti",
+        "No copyright restrictions. CC0 by the photographer (Rachel Michetti).",
+    ),
+    "grace_hopper": _source(
+        "PIL.Image.open(matplotlib.cbook.get_sample_data('grace_hopper.jpg'))", (600, 512, 3),
+        "Official 1984 U.S. Navy portrait of Commodore Grace M. Hopper; the JPEG comment reads "
+        "'File source: http://commons.wikimedia.org/wiki/File:Grace_Hopper.jpg'",
+        "No licence text in matplotlib; a U.S. Navy photograph (work of the U.S. federal "
+        "government), public domain in the United States.",
+    ),
+}
+
+SOURCE_PHOTOS = MappingProxyType({
+    name: MappingProxyType({"name": name, "split": split, **_SOURCES[name]})
+    for split, names in PHOTO_SPLIT.items()
+    for name in names
+})
+
+
+@lru_cache(maxsize=None)
+def _stereo_motorcycle():
+    import skimage.data
+
+    left, right, _ = skimage.data.stereo_motorcycle()
+    return left, right
+
+
+@lru_cache(maxsize=None)
+def _cached_photo(name):
+    if name == "grace_hopper":
+        import matplotlib.cbook
+
+        path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+        with Image.open(path) as image:
+            photo = np.asarray(image.convert("RGB"))
+    elif name.startswith("stereo_motorcycle_"):
+        left, right = _stereo_motorcycle()
+        photo = left if name.endswith("_left") else right
+    else:
+        import skimage.data
+
+        photo = getattr(skimage.data, name)()
+    photo = np.ascontiguousarray(photo, dtype=np.uint8)
+    photo.setflags(write=False)
+    return photo
+
+
+def load_source_photo(name):
+    """One of the `SOURCE_PHOTOS` as a `uint8` array of shape `(H, W, 3)` (offline)."""
+    if name not in SOURCE_PHOTOS:
+        raise ValueError(f"Unknown source photo {name!r}; allowed: {sorted(SOURCE_PHOTOS)}.")
+    return _cached_photo(name).copy()
+
+
+# ---------------------------------------------------------------------------------------
+# Per-task transforms: each maps a uint8 (H, W, 3) photo B to its uint8 (H, W, 3) input A
+# ---------------------------------------------------------------------------------------
+
+def _check_photo(photo):
+    photo = np.asarray(photo)
+    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[-1] != 3:
+        raise ValueError(
+            f"Expected a uint8 RGB image of shape (H, W, 3), got dtype {photo.dtype} and "
+            f"shape {photo.shape}."
+        )
+    return photo
+
+
+def _luminance(photo):
+    """Rec. 709 luma in [0, 1] as float64 (the weights `skimage.color.rgb2gray` uses)."""
+    return photo.astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721]) / 255.0
+
+
+def to_grey(photo):
+    """Grey version of an RGB photo, stored as three equal channels: the colorization input."""
+    photo = _check_photo(photo)
+    grey = np.round(_luminance(photo) * 255.0).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def edge_map(photo, sigma=None, low_threshold=0.04, high_threshold=0.1):
+    """Thin dark edges on white, like the edges2shoes inputs: the edges2photo input.
+
+    Canny on the grey image; `sigma` defaults to `sqrt(min(H, W) / 64)` (1 at 64 px, 2 at
+    256 px) so a crop shows the same level of detail at every size. Edge fragments shorter
+    than `min(H, W) / 16` pixels are dropped as noise.
+    """
+    from skimage.feature import canny
+    from skimage.measure import label
+
+    photo = _check_photo(photo)
+    short = min(photo.shape[:2])
+    if sigma is None:
+        sigma = (short / 64.0) ** 0.5
+    edges = canny(
+        _luminance(photo), sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold
+    )
+    fragments = label(edges, connectivity=2)
+    lengths = np.bincount(fragments.ravel())
+    keep = lengths >= max(3, short // 16)
+    keep[0] = False  # background
+    edges = keep[fragments]
+    grey = np.where(edges, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+# Semantic-style classes. Segments of a photo are assigned to the class whose prototype
+# colour (what such a region looks like in a photo) is nearest in CIELAB; label maps are
+# painted with PALETTE (well-separated colours, so a label map survives JPEG).
+LABEL_CLASSES = (
+    "sky",         # light or saturated blue
+    "vegetation",  # green
+    "skin",        # light orange-beige
+    "red",
+    "yellow",
+    "white",       # bright, unsaturated
+    "dark",        # near black
+    "grey",        # mid grey, unsaturated
+    "brown",       # dark orange, wood, earth
+    "purple",      # violet, magenta, stained tissue
+    "navy",        # dark blue
+)
+_PROTOTYPES = np.array([
+    [110, 160, 220],  # sky
+    [80, 130, 60],    # vegetation
+    [220, 170, 140],  # skin
+    [180, 40, 40],    # red
+    [225, 200, 70],   # yellow
+    [240, 240, 240],  # white
+    [12, 12, 12],     # dark
+    [128, 128, 128],  # grey
+    [120, 75, 40],    # brown
+    [140, 80, 150],   # purple
+    [35, 45, 95],     # navy
+], dtype=np.uint8)
+PALETTE = np.array([
+    [70, 130, 255],   # sky
+    [30, 170, 30],    # vegetation
+    [255, 170, 110],  # skin
+    [220, 20, 30],    # red
+    [255, 240, 0],    # yellow
+    [255, 255, 255],  # white
+    [0, 0, 0],        # dark
+    [128, 128, 128],  # grey
+    [130, 70, 10],    # brown
+    [170, 40, 220],   # purple
+    [20, 20, 140],    # navy
+], dtype=np.uint8)
+PALETTE.setflags(write=False)
+
+
+def labels_from_colors(image):
+    """Class id per pixel: the index of the nearest `PALETTE` colour (RGB distance).
+
+    Turns a painted label map (a generated one, or a JPEG of one) back into an integer
+    class map of shape `(H, W)`, e.g. to score photo -> labels translations.
+    """
+    image = _check_photo(image)
+    pixels = image.reshape(-1, 3).astype(np.int32)
+    palette = PALETTE.astype(np.int32)
+    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every class, so drop it.
+    scores = -2 * pixels @ palette.T + (palette**2).sum(axis=1)
+    return np.argmin(scores, axis=1).reshape(image.shape[:2])
+
+
+def label_ids(photo, n_segments=None):
+    """Class id per pixel of a photo: SLIC superpixels, each given the `LABEL_CLASSES`
+    prototype nearest to its mean CIELAB colour. `n_segments` defaults to one per 128 px."""
+    from skimage.color import rgb2lab
+    from skimage.segmentation import slic
+
+    photo = _check_photo(photo)
+    height, width = photo.shape[:2]
+    if n_segments is None:
+        n_segments = max(16, height * width // 128)
+    lab = rgb2lab(photo)
+    segments = slic(
+        lab, n_segments=n_segments, compactness=10.0, sigma=1.0, start_label=0,
+        convert2lab=False, channel_axis=-1,
+    )
+    lab = lab.reshape(-1, 3)
+    flat = segments.ravel()
+    counts = np.maximum(np.bincount(flat), 1)
+    means = np.stack([np.bincount(flat, weights=lab[:, c]) / counts for c in range(3)], axis=1)
+    prototypes = rgb2lab(_PROTOTYPES[None]).reshape(-1, 3)
+    distances = ((means[:, None, :] - prototypes[None, :, :]) ** 2).sum(axis=-1)
+    return np.argmin(distances, axis=1)[segments]
+
+
+def label_map(photo):
+    """Segmentation-style label map of a photo painted with `PALETTE`: the labels2photo input."""
+    return PALETTE[label_ids(photo)]
+
+
+def degrade_x4(photo):
+    """x4 super-resolution input: bicubic (antialiased) downscale by 4, bicubic upscale back."""
+    photo = _check_photo(photo)
+    height, width = photo.shape[:2]
+    small = Image.fromarray(photo).resize(
+        (max(1, width // 4), max(1, height // 4)), Image.Resampling.BICUBIC, reducing_gap=None
+    )
+    return np.asarray(small.resize((width, height), Image.Resampling.BICUBIC))
+
+
+def render_night(photo):
+    """Deterministic 'night' rendering of a daylight photo (domain B of day2night).
+
+    Saturation down to 40 %, a gamma of 1.8 and half the exposure, a moonlight blue tint
+    and a vignette: far from the identity, so a translator has to learn something.
+    """
+    photo = _check_photo(photo)
+    height, width = photo.shape[:2]
+    rgb = photo.astype(np.float64) / 255.0
+    grey = _luminance(photo)[..., None]
+    rgb = grey + 0.4 * (rgb - grey)                      # desaturate
+    rgb = 0.5 * rgb**1.8                                  # darken, deepen the shadows
+    rgb = rgb * np.array([0.6, 0.8, 1.3]) + np.array([0.0, 0.01, 0.04])  # moonlight tint
+    y, x = np.mgrid[0:height, 0:width]
+    radius2 = ((y - (height - 1) / 2) / (height / 2)) ** 2 + ((x - (width - 1) / 2) / (width / 2)) ** 2
+    rgb = rgb * (1.0 - 0.3 * radius2 / 2.0)[..., None]  # vignette: 70 % in the corners
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+_PAIRED_TRANSFORMS = {
+    "colorization": to_grey,
+    "edges2photo": edge_map,
+    "labels2photo": label_map,
+    "superres": degrade_x4,
+}
+
+# ---------------------------------------------------------------------------------------
+# Crops
+# ---------------------------------------------------------------------------------------
+
+# Crops per photo for each split and size (paired tasks). 64 px: 7 x 50 = 350 train,
+# 32 val, 2 x 20 = 40 test; day2night spreads the same train total over its two domains.
+_CROPS_PER_PHOTO = {
+    "train": {64: 50, 128: 28, 256: 12},
+    "val": {64: 32, 128: 16, 256: 8},
+    "test": {64: 20, 128: 12, 256: 6},
+}
+# A crop window covers this fraction of the photo's shorter side, so a 64 px crop shows a
+# face or an object rather than a patch of skin. Windows are never upsampled.
+_WINDOW_FRACTIONS = (0.3, 0.5, 0.8)
+_MAX_TRIES = 20
+_JPEG_OPTIONS = {"quality": 95, "subsampling": 0, "optimize": False, "progressive": False}
+_MANIFEST = "_MANIFEST.json"
+
+
+def _seed(*parts):
+    """A seed that depends only on `parts` (unlike `hash`, stable across runs)."""
+    return zlib.crc32("/".join(str(p) for p in parts).encode())
+
+
+def _scales(shape, size):
+    short = min(shape[:2])
+    return sorted({min(1.0, round(size / (fraction * short), 4)) for fraction in _WINDOW_FRACTIONS})
+
+
+def _rescaled(name, scale, cache):
+    key = (name, scale)
+    if key not in cache:
+        photo = _cached_photo(name)
+        if scale != 1.0:
+            height, width = photo.shape[:2]
+            photo = np.asarray(
+                Image.fromarray(photo).resize(
+                    (round(width * scale), round(height * scale)),
+                    Image.Resampling.LANCZOS,
+                    reducing_gap=None,
+                )
+            )
+        cache[key] = photo
+    return cache[key]
+
+
+def _informative(crop):
+    """Reject flat windows (retina corners, empty sky) and mostly black ones."""
+    return _luminance(crop).std() >= 0.02 and (crop.max(axis=-1) < 12).mean() <= 0.5
+
+
+def _crops(name, size, count, seed_parts, cache):
+    """`count` deterministic size x size crops of photo `name`, cycling through its scales."""
+    rng = np.random.RandomState(_seed(*seed_parts, name))
+    scales = _scales(_cached_photo(name).shape, size)
+    crops = []
+    for i in range(count):
+        scale = scales[i % len(scales)]
+        image = _rescaled(name, scale, cache)
+        height, width = image.shape[:2]
+        for _ in range(_MAX_TRIES):
+            top = int(rng.randint(0, height - size + 1))
+            left = int(rng.randint(0, width - size + 1))
+            crop = image[top:top + size, left:left + size]
+            if _informative(crop):
+                break
+        crops.append(({"photo": name, "scale": scale, "top": top, "left": left}, crop))
+    return crops
+
+
+def _interleaved(per_photo):
+    """Crop 1 of every photo, then crop 2 of every photo, ...: the first files of a split
+    already show all of its photos."""
+    longest = max(len(crops) for crops in per_photo)
+    return [crops[i] for i in range(longest) for crops in per_photo if i < len(crops)]
+
+
+def _split_counts(total, n):
+    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+
+
+def _write_jpeg(path, array):
+    Image.fromarray(array).save(path, format="JPEG", **_JPEG_OPTIONS)
+
+
+# ---------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------
+
+def _write_paired(task, size, folder, cache):
+    transform = _PAIRED_TRANSFORMS[task]
+    manifest = {"layout": "pix2pix (A | B side by side)", "counts": {}, "sources": {}, "files": {}}
+    for split, names in PHOTO_SPLIT.items():
+        count = _CROPS_PER_PHOTO[split][size]
+        items = _interleaved([_crops(n, size, count, (task, size, split), cache) for n in names])
+        (folder / split).mkdir()
+        for number, (info, crop) in enumerate(items, start=1):
+            _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([transform(crop), crop], axis=1))
+        manifest["counts"][split] = len(items)
+        manifest["sources"][split] = list(names)
+        manifest["files"][split] = [info for info, _ in items]
+    return manifest
+
+
+def _write_day2night(size, folder, cache):
+    task = "day2night"
+    manifest = {
+        "layout": "cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)",
+        "counts": {}, "sources": {}, "files": {},
+    }
+    train_total = _CROPS_PER_PHOTO["train"][size] * len(PHOTO_SPLIT["train"]) // 2
+    for domain, names in DAY2NIGHT_DOMAINS.items():
+        counts = _split_counts(train_total, len(names))
+        per_photo = [_crops(n, size, c, (task, size, "train" + domain), cache) for n, c in zip(names, counts)]
+        items = _interleaved(per_photo)
+        split = "train" + domain
+        (folder / split).mkdir()
+        for number, (info, crop) in enumerate(items, start=1):
+            _write_jpeg(folder / split / f"{number}.jpg", crop if domain == "A" else render_night(crop))
+        manifest["counts"][split] = len(items)
+        manifest["sources"][split] = list(names)
+        manifest["files"][split] = [info for info, _ in items]
+
+    names = PHOTO_SPLIT["test"]
+    count = _CROPS_PER_PHOTO["test"][size]
+    items = _interleaved([_crops(n, size, count, (task, size, "test"), cache) for n in names])
+    for split in ("testA", "testB", "test_pairs"):
+        (folder / split).mkdir()
+    for number, (info, crop) in enumerate(items, start=1):
+        night = render_night(crop)
+        _write_jpeg(folder / "testA" / f"{number}.jpg", crop)
+        _write_jpeg(folder / "testB" / f"{number}.jpg", night)
+        _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([crop, night], axis=1))
+    for split in ("testA", "testB", "test_pairs"):
+        manifest["counts"][split] = len(items)
+        manifest["sources"][split] = list(names)
+        manifest["files"][split] = [info for info, _ in items]
+    return manifest
+
+
+def _library_versions():
+    import PIL
+    import skimage
+
+    return {"numpy": np.__version__, "pillow": PIL.__version__, "scikit-image": skimage.__version__}
+
+
+def _is_built(folder):
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("build_version") == SAMPLES_VERSION
+
+
+def _build_one(task, size, folder, cache):
+    """Write task/size into a temporary sibling folder, then rename it into place: an
+    interrupted build never leaves a half-written dataset under the final name."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{task}-building-", dir=folder.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is not
+    try:
+        if task == "day2night":
+            manifest = _write_day2night(size, staging, cache)
+        else:
+            manifest = _write_paired(task, size, staging, cache)
+        manifest = {
+            "task": task,
+            "size": size,
+            "build_version": SAMPLES_VERSION,
+            "builder": "kerasi2i.data.samples.build_samples",
+            "libraries": _library_versions(),
+            **manifest,
+        }
+        (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        if folder.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{task}-old-", dir=folder.parent))
+            folder.rename(retired / task)
+            shutil.rmtree(retired)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not _is_built(folder):  # not another process that finished first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _check_choices(kind, given, allowed):
+    if given is None:
+        return tuple(allowed)
+    if isinstance(given, (str, int)):
+        given = (given,)
+    given = tuple(given)
+    unknown = [g for g in given if g not in allowed]
+    if unknown:
+        raise ValueError(f"Unknown sample {kind} {unknown!r} (given {given!r}); allowed: {allowed!r}.")
+    return given
+
+
+def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False):
+    """Build the sample datasets that are missing (or out of date) and return the root.
+
+    Args:
+        tasks: task names from `SAMPLE_TASKS` (default: all).
+        sizes: image sizes from `SAMPLE_SIZES` (default: all).
+        root: where to write; default `samples_root()` (`data/samples/` in a checkout).
+        force: rebuild even when an up-to-date copy exists.
+        verbose: print one line per task and size with its counts and build time.
+    """
+    tasks = _check_choices("task", tasks, SAMPLE_TASKS)
+    sizes = _check_choices("size", sizes, SAMPLE_SIZES)
+    root = Path(samples_root() if root is None else root)
+    for size in sizes:
+        cache = {}  # rescaled photos, shared by the tasks of one size
+        for task in tasks:
+            folder = root / str(size) / task
+            if not force and _is_built(folder):
+                continue
+            start = time.perf_counter()
+            manifest = _build_one(task, size, folder, cache)
+            if verbose:
+                counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
+                print(f"built {size}/{task}: {counts} ({time.perf_counter() - start:.1f} s)")
+    return root
+
+
+def sample_path(task, size=64, root=None, build=True):
+    """The folder `<root>/<size>/<task>` of a sample dataset, built first if missing."""
+    _check_choices("task", task, SAMPLE_TASKS)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise ValueError(f"Unknown sample size {size!r}; allowed: {SAMPLE_SIZES!r}.")
+    _check_choices("size", int(size), SAMPLE_SIZES)
+    root = Path(samples_root() if root is None else root)
+    folder = root / str(int(size)) / task
+    if build and not _is_built(folder):
+        build_samples(tasks=[task], sizes=[int(size)], root=root)
+    return folder
