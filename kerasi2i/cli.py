@@ -4,7 +4,9 @@
     kerasi2i data build                            build the bundled sample datasets
     kerasi2i data show NAME                        save a preview grid of a dataset
     kerasi2i train pix2pix --data PATH ...         train with checkpoints and previews
+    kerasi2i train cyclegan --data PATH ...        unpaired training (CycleGAN)
     kerasi2i translate --model M.keras --input F   translate images of any size
+    kerasi2i translate --model RUN/ --direction BtoA ...   a CycleGAN run, either way
 """
 import argparse
 import sys
@@ -54,16 +56,50 @@ def _add_train_commands(sub):
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
     p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
+    p.add_argument("--keep-best", default=None, metavar="METRIC",
+                   help="end with the weights of the best epoch on validation, e.g. val_l1")
     p.add_argument("--seed", type=int, default=None)
+
+    c = tsub.add_parser("cyclegan", help="unpaired translation (Zhu et al. 2017)")
+    c.add_argument("--data", required=True,
+                   help="CycleGAN folder (trainA/ trainB/ testA/ testB/), sample:day2night or tfds:NAME")
+    c.add_argument("--output", required=True, help="folder for checkpoints, previews and the two generators")
+    c.add_argument("--image-size", type=int, default=256)
+    c.add_argument("--load-size", type=int, default=None, help="size before the random crop (default size*286/256)")
+    c.add_argument("--preprocess", default="resize_and_crop")
+    c.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate (default 100)")
+    c.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero (default 100)")
+    c.add_argument("--batch-size", type=int, default=1)
+    c.add_argument("--lr", type=float, default=2e-4)
+    c.add_argument("--generator", default="resnet", choices=["resnet", "unet"])
+    c.add_argument("--n-blocks", type=int, default=None,
+                   help="residual blocks of the resnet generators (default 9 at 256 px and above, 6 below)")
+    c.add_argument("--base-filters", type=int, default=64)
+    c.add_argument("--norm", default="instance", choices=["batch", "instance", "none"])
+    c.add_argument("--receptive-field", type=int, default=70, choices=[1, 16, 70, 286])
+    c.add_argument("--gan-loss", default="lsgan", choices=["vanilla", "lsgan", "hinge"])
+    c.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of each cycle loss (default 10)")
+    c.add_argument("--lambda-identity", type=float, default=0.5,
+                   help="identity loss weight relative to --lambda-cycle (default 0.5; 0 disables)")
+    c.add_argument("--pool-size", type=int, default=50, help="image pool per discriminator (default 50; 0 disables)")
+    c.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
+    c.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    c.add_argument("--jit", action="store_true", help="compile the train step with XLA")
+    c.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
+    c.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
+    c.add_argument("--seed", type=int, default=None)
 
 
 def _add_translate_command(sub):
     t = sub.add_parser("translate", help="translate an image or a folder of images")
-    t.add_argument("--model", required=True, help="a generator saved as .keras (e.g. OUTPUT/generator.keras)")
+    t.add_argument("--model", required=True,
+                   help="a generator saved as .keras (e.g. OUTPUT/generator.keras), or a training output folder")
     t.add_argument("--input", required=True, help="an image file or a folder of images")
     t.add_argument("--output", required=True, help="folder for the translated PNGs")
     t.add_argument("--fit", default="resize", choices=["resize", "pad"],
                    help="resize (squash to the model size) or pad (keep the aspect ratio)")
+    t.add_argument("--direction", default=None, choices=["AtoB", "BtoA"],
+                   help="for a CycleGAN output folder: use generator_AtoB.keras (default) or generator_BtoA.keras")
 
 
 def _add_demo_command(sub):
@@ -119,10 +155,21 @@ def _data(args):
 def _train(args):
     import keras
 
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.train import train_cyclegan, train_pix2pix
 
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
+    if args.method == "cyclegan":
+        train_cyclegan(
+            args.data, args.output, image_size=args.image_size, load_size=args.load_size,
+            preprocess=args.preprocess, epochs=args.epochs, epochs_decay=args.epochs_decay,
+            batch_size=args.batch_size, learning_rate=args.lr, generator=args.generator, n_blocks=args.n_blocks,
+            base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
+            gan_loss=args.gan_loss, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
+            pool_size=args.pool_size, steps_per_epoch=args.steps_per_epoch, resume=args.resume,
+            jit_compile=args.jit, tensorboard=args.tensorboard, seed=args.seed,
+        )
+        return
     train_pix2pix(
         args.data, args.output, direction=args.direction, image_size=args.image_size, load_size=args.load_size,
         preprocess=args.preprocess, input_channels=args.input_channels, output_channels=args.output_channels,
@@ -130,14 +177,14 @@ def _train(args):
         base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
         upsampling=args.upsampling, gan_loss=args.gan_loss, lambda_l1=args.lambda_l1,
         steps_per_epoch=args.steps_per_epoch, resume=args.resume, jit_compile=args.jit,
-        tensorboard=args.tensorboard, seed=args.seed,
+        tensorboard=args.tensorboard, keep_best=args.keep_best, seed=args.seed,
     )
 
 
 def _translate(args):
-    from kerasi2i.inference import load_generator, translate_files
+    from kerasi2i.inference import generator_file, load_generator, translate_files
 
-    generator = load_generator(args.model)
+    generator = load_generator(generator_file(args.model, args.direction))
     written, _ = translate_files(generator, args.input, args.output, fit=args.fit)
     return 0 if written else 1
 

@@ -4,6 +4,7 @@ Runs offline on a laptop CPU in a few minutes: scores the untrained generator an
 identity baseline (output = input) on the held-out test photos, trains, scores again,
 and writes input | untrained | trained | target grids.
 """
+import sys
 import time
 from pathlib import Path
 
@@ -34,22 +35,14 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def score(generator, dataset):
-    """Mean L1, PSNR, SSIM of generator(inputs) against targets; generator=None scores
-    the identity baseline (the input itself)."""
-    results = {"l1": [], "psnr": [], "ssim": []}
-    for x, y in dataset:
-        out = x if generator is None else generator(x, training=False)
-        if out.shape[-1] != y.shape[-1]:
-            out = keras.ops.repeat(out, y.shape[-1], axis=-1)
-        for name, fn in (("l1", metrics.l1), ("psnr", metrics.psnr), ("ssim", metrics.ssim)):
-            results[name].extend(np.asarray(fn(y, out)).tolist())
-    return {k: float(np.mean(v)) for k, v in results.items()}
+def run_demo(task=DEMO_TASK, image_size=64, epochs=10, epochs_decay=5, base_filters=32, output="kerasi2i_demo",
+             max_minutes=None, seed=0, verbose=None):
+    """Train, score and draw; returns a dict of the three score rows.
 
-
-def run_demo(task=DEMO_TASK, image_size=64, epochs=12, epochs_decay=4, base_filters=32, output="kerasi2i_demo",
-             max_minutes=None, seed=0, verbose=1):
-    """Train, score and draw; returns a dict of the three score rows."""
+    verbose=None shows a progress bar on a terminal and one line per epoch otherwise (logs).
+    """
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
     path = kdata.sample_path(task, image_size)
     output = Path(output)
     test = kdata.load_paired(path, "test", image_size=image_size, batch_size=8)
@@ -60,18 +53,18 @@ def run_demo(task=DEMO_TASK, image_size=64, epochs=12, epochs_decay=4, base_filt
     from kerasi2i.models.pix2pix import build_pix2pix
 
     untrained = build_pix2pix(image_size, base_filters=base_filters).generator
-    before = score(untrained, test)
+    before = metrics.score_translation(untrained, test)
     before_images = np.asarray(untrained(x_show, training=False))
-    identity = score(None, test)
+    identity = metrics.score_translation(None, test)
 
     print(f"Training pix2pix on the bundled '{task}' sample ({image_size}x{image_size}) for "
           f"{epochs}+{epochs_decay} epochs; outputs in {output}/")
     model, history = train_pix2pix(
         path, output / "run", image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
         base_filters=base_filters, batch_size=4, seed=seed, resume=(output / "run" / "checkpoints").exists(),
-        verbose=verbose, extra_callbacks=[TimeBudget(max_minutes * 60)] if max_minutes else None,
+        keep_best="val_l1", verbose=verbose, extra_callbacks=[TimeBudget(max_minutes * 60)] if max_minutes else None,
     )
-    after = score(model.generator, test)
+    after = metrics.score_translation(model.generator, test)
     after_images = np.asarray(model.generator(x_show, training=False))
     grid = save_grid(output / "before_after.png", [x_show, before_images, after_images, y_show], max_rows=8)
 

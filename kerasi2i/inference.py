@@ -8,6 +8,40 @@ from PIL import Image
 from kerasi2i.data.checks import IMAGE_EXTENSIONS
 
 FIT_MODES = ("resize", "pad")
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+def generator_file(model, direction=None):
+    """The generator file to translate with: `model` is a `.keras` file or a training
+    output folder.
+
+    A folder gives `generator_<direction>.keras` (a CycleGAN run; `direction` None means
+    "AtoB") or, with `direction` None, the `generator.keras` of a pix2pix run. A file is
+    used as given, unless its name says it translates the other way than `direction`
+    (`generator_AtoB.keras` with `direction="BtoA"`), which is an error.
+    """
+    model = Path(model)
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
+    if model.is_dir():
+        names = [f"generator_{direction}.keras"] if direction else ["generator.keras", "generator_AtoB.keras"]
+        for name in names:
+            if (model / name).exists():
+                return model / name
+        found = sorted(p.name for p in model.glob("*.keras"))
+        hint = (" A pix2pix run translates only the direction it was trained in: leave out --direction."
+                if direction and (model / "generator.keras").exists() else "")
+        raise FileNotFoundError(
+            f"'{model}' has no {' or '.join(names)} (it holds {found or 'no .keras files'}).{hint}"
+        )
+    if direction is not None:
+        other = DIRECTIONS[1 - DIRECTIONS.index(direction)]
+        if model.name == f"generator_{other}.keras":
+            raise ValueError(
+                f"'{model}' translates {other}, but direction {direction} was asked for: pass "
+                f"'{model.with_name(f'generator_{direction}.keras')}' or the run's folder."
+            )
+    return model
 
 
 def load_generator(path):

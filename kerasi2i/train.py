@@ -5,7 +5,8 @@ An output folder holds:
     checkpoints/epoch_NNNN/   resumable state (weights, both optimizers, epoch)
     previews/epoch_NNNN.png   input | output | target grids of fixed validation images
     history.csv               one row of losses and validation metrics per epoch
-    generator.keras           the final generator (what `kerasi2i translate` loads)
+    generator.keras           the final generator (what `kerasi2i translate` loads);
+                              CycleGAN writes generator_AtoB.keras and generator_BtoA.keras
     config.json               the arguments of the run
 """
 import json
@@ -22,6 +23,7 @@ from kerasi2i.callbacks import (
     latest_checkpoint,
     restore_checkpoint,
 )
+from kerasi2i.models.cyclegan import build_cyclegan
 from kerasi2i.models.pix2pix import build_pix2pix, default_optimizer
 
 
@@ -91,6 +93,7 @@ def train_pix2pix(
     resume=False,
     jit_compile=False,
     tensorboard=False,
+    keep_best=None,
     extra_callbacks=None,
     seed=None,
     verbose=1,
@@ -101,6 +104,9 @@ def train_pix2pix(
     (the paper: 100 + 100 on facades). With `resume=True` the newest checkpoint in
     `<output>/checkpoints` is loaded and training continues from the epoch after it.
     `steps_per_epoch` caps an epoch (for short runs); by default an epoch is one pass.
+    `keep_best="val_l1"` (or another validation metric; lower is better for l1, higher
+    for psnr/ssim) ends the run with the weights of the best epoch on the validation
+    split instead of the last: model selection on held-out data for small datasets.
     """
     config = {k: v for k, v in locals().items() if k not in ("verbose", "extra_callbacks")}
     config["method"] = "pix2pix"
@@ -138,14 +144,136 @@ def train_pix2pix(
         PreviewGrid((np.asarray(preview_x), np.asarray(preview_y)), output / "previews"),
         keras.callbacks.CSVLogger(str(output / "history.csv"), append=initial_epoch > 0),
     ]
+    if keep_best:
+        mode = "min" if keep_best.endswith("l1") or keep_best.endswith("loss") else "max"
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=keep_best, mode=mode, patience=total, restore_best_weights=True, verbose=min(verbose, 1)))
     callbacks += list(extra_callbacks or [])
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(output / "logs")))
     history = model.fit(
         train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
-        steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
+        steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     save_model_atomic(model.generator, output / "generator.keras")
     if verbose:
         print(f"Saved the generator to {output / 'generator.keras'}")
+    return model, history
+
+
+def _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed):
+    """Train and validation datasets for CycleGAN and whether validation is paired.
+
+    `data`: a CycleGAN-layout folder, `sample:NAME` or `tfds:NAME`. Validation uses the
+    folder's `test_pairs/` (aligned A | B pairs: paired scores) when it has one, else the
+    unpaired test split (cycle losses only).
+    """
+    opts = dict(image_size=image_size, preprocess=preprocess)
+    val_batch = max(batch_size, 4)
+    spec = str(data)
+    if spec.startswith("tfds:"):
+        name = spec.split(":", 1)[1]
+        train = kdata.load_cycle_gan_tfds(name, "train", load_size=load_size, batch_size=batch_size, seed=seed,
+                                          **opts)
+        val = kdata.load_cycle_gan_tfds(name, "test", batch_size=val_batch, **opts)
+        return train, val, False
+    path = resolve_data(spec, image_size)
+    train = kdata.load_unpaired(path, "train", load_size=load_size, batch_size=batch_size, seed=seed, **opts)
+    if (Path(path) / "test_pairs").is_dir():
+        pairs = kdata.load_paired(Path(path) / "test_pairs", training=False, batch_size=val_batch, **opts)
+        return train, pairs, True
+    return train, kdata.load_unpaired(path, "test", batch_size=val_batch, **opts), False
+
+
+def train_cyclegan(
+    data,
+    output,
+    *,
+    image_size=256,
+    load_size=None,
+    preprocess="resize_and_crop",
+    epochs=100,
+    epochs_decay=100,
+    batch_size=1,
+    learning_rate=2e-4,
+    generator="resnet",
+    n_blocks=None,
+    base_filters=64,
+    norm="instance",
+    receptive_field=70,
+    gan_loss="lsgan",
+    lambda_cycle=10.0,
+    lambda_identity=0.5,
+    pool_size=50,
+    steps_per_epoch=None,
+    resume=False,
+    jit_compile=False,
+    tensorboard=False,
+    keep_best=None,
+    extra_callbacks=None,
+    seed=None,
+    verbose=1,
+):
+    """Train CycleGAN on unpaired data and return `(model, history)`.
+
+    `data` is a folder in the CycleGAN layout (`trainA/ trainB/ testA/ testB/`),
+    `sample:day2night` (the bundled task) or `tfds:NAME` (`load_cycle_gan_tfds`, e.g.
+    `tfds:horse2zebra`). Defaults are the reference's: resnet generators (9 blocks at
+    256, 6 below), 70x70 PatchGANs, instance norm, LSGAN, lambda_A = lambda_B =
+    `lambda_cycle` = 10, identity 0.5, pools of 50, batch 1, 100 + 100 epochs. If the
+    folder has `test_pairs/` (aligned A | B test pairs, as the bundled day2night), the
+    history also holds `val_l1_AtoB`, `val_ssim_AtoB`, `val_l1_BtoA`, `val_ssim_BtoA`
+    against them; otherwise validation reports the cycle losses on `testA/`, `testB/`.
+
+    Writes `generator_AtoB.keras` and `generator_BtoA.keras`, previews (a | G(a) |
+    ground truth when paired), `history.csv` and resumable checkpoints; `resume=True`
+    continues from the newest checkpoint in `<output>/checkpoints`.
+    """
+    config = {k: v for k, v in locals().items() if k not in ("verbose", "extra_callbacks")}
+    config["method"] = "cyclegan"
+    output, ckpt_dir = prepare_output(output, resume, config)
+    train, val, paired = _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed)
+    n_batches = int(train.cardinality())
+    steps = min(steps_per_epoch or n_batches, n_batches)
+    if steps < n_batches:
+        train = train.repeat()
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    model = build_cyclegan(
+        image_size, generator=generator, n_blocks=n_blocks, base_filters=base_filters, norm=norm,
+        receptive_field=receptive_field, pool_size=pool_size, seed=seed,
+    )
+    schedule = LinearDecaySchedule(learning_rate, steps, epochs, epochs_decay)
+    model.compile(
+        g_optimizer=default_optimizer(schedule), d_optimizer=default_optimizer(schedule), gan_loss=gan_loss,
+        lambda_a=lambda_cycle, lambda_b=lambda_cycle, lambda_identity=lambda_identity,
+        paired_validation=paired, jit_compile=jit_compile,
+    )
+    initial_epoch = restore_checkpoint(model, ckpt_dir) if resume else 0
+    total = epochs + epochs_decay
+    if verbose and resume:
+        print(f"Resuming from epoch {initial_epoch} of {total} ({ckpt_dir}).")
+
+    preview_a, preview_b = (np.asarray(t) for t in next(iter(val)))
+    callbacks = [
+        TrainingCheckpoint(ckpt_dir),
+        PreviewGrid((preview_a, preview_b if paired else None), output / "previews"),
+        keras.callbacks.CSVLogger(str(output / "history.csv"), append=initial_epoch > 0),
+    ]
+    if keep_best:
+        mode = "min" if keep_best.endswith("l1") or keep_best.endswith("loss") else "max"
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=keep_best, mode=mode, patience=total, restore_best_weights=True, verbose=min(verbose, 1)))
+    callbacks += list(extra_callbacks or [])
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(output / "logs")))
+    history = model.fit(
+        train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
+        steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+    )
+    for direction in ("AtoB", "BtoA"):
+        path = save_model_atomic(getattr(model, f"generator_{direction}"), output / f"generator_{direction}.keras")
+        if verbose:
+            print(f"Saved the {direction} generator to {path}")
     return model, history

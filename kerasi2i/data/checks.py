@@ -5,6 +5,7 @@ that names no file. Every loader here therefore scans its files first (header an
 only, which is fast) and raises a `DatasetError` that names the file and says what was
 expected, or skips bad files with a warning and a count when asked to (`on_bad="skip"`).
 """
+import re
 import warnings
 from pathlib import Path
 
@@ -20,12 +21,19 @@ class DatasetError(ValueError):
     """A dataset on disk is not what a loader expects; the message names the path."""
 
 
+def natural_key(path):
+    """Sort key that puts 2.jpg before 10.jpg."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", Path(path).name)]
+
+
 def list_images(folder, what="images"):
-    """Sorted image files directly inside `folder`; a clear error if none are there."""
+    """Image files directly inside `folder` in natural order (2.jpg before 10.jpg); a clear
+    error if none are there."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"Expected a folder of {what} at '{folder}', but it does not exist.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                   key=natural_key)
     if not files:
         others = sorted(p.name for p in folder.iterdir())[:5]
         raise DatasetError(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from kerasi2i.data.checks import IMAGE_EXTENSIONS, DatasetError, check_files, inspect_image, list_images
+from kerasi2i.data.checks import IMAGE_EXTENSIONS, DatasetError, check_files, inspect_image, list_images, natural_key
 from kerasi2i.data.preprocess import (
     check_channels,
     check_mode,
@@ -149,7 +149,7 @@ def paired_files(path, split="train", on_bad="raise", check=True):
                 f"in '{folders[0]}' / '{folders[1]}': {problem}.",
                 stacklevel=3,
             )
-    pairs = [(a_files[n], b_files[n]) for n in sorted(set(a_files) & set(b_files))]
+    pairs = [(a_files[n], b_files[n]) for n in sorted(set(a_files) & set(b_files), key=natural_key)]
     if not pairs:
         raise DatasetError(f"No file name appears in both '{folders[0]}' and '{folders[1]}'.")
     if check:

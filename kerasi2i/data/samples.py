@@ -37,7 +37,7 @@ from kerasi2i.data.paths import samples_root
 
 # Bump whenever anything that changes the written bytes changes (photos, crops, transforms,
 # JPEG settings, counts). A folder whose manifest has another version is rebuilt.
-SAMPLES_VERSION = 1
+SAMPLES_VERSION = 2
 
 PAIRED_TASKS = ("colorization", "edges2photo", "labels2photo", "superres")
 UNPAIRED_TASKS = ("day2night",)
@@ -57,19 +57,20 @@ PHOTO_SPLIT = MappingProxyType({
         "hubble_deep_field",
         "immunohistochemistry",
         "retina",
-        "stereo_motorcycle_left",
-        "stereo_motorcycle_right",
     ),
     "val": ("chelsea",),
     "test": ("coffee", "grace_hopper"),
 })
 
 # day2night is unpaired: its two training domains come from disjoint train photos.
-# Domain A ("day") gets the daylight scenes; domain B ("night") gets night renderings of the
-# other train photos, so no training photo appears in both domains.
+# Domain A ("day") gets the two daylight photographs of real scenes (what the test photos,
+# coffee and grace_hopper, are too); domain B ("night") gets night renderings of the other
+# train photos (the bright microscopy slide shows the moonlight tint and vignette clearly,
+# the dark deep field and fundus photo show night shadows), so no training photo appears
+# in both domains. Each domain gets half of the paired tasks' train total.
 DAY2NIGHT_DOMAINS = MappingProxyType({
-    "A": ("astronaut", "rocket", "stereo_motorcycle_left", "immunohistochemistry"),
-    "B": ("stereo_motorcycle_right", "retina", "hubble_deep_field"),
+    "A": ("astronaut", "rocket"),
+    "B": ("hubble_deep_field", "immunohistochemistry", "retina"),
 })
 
 
@@ -77,8 +78,10 @@ def _source(loader, shape, origin, licence):
     return MappingProxyType({"loader": loader, "shape": shape, "origin": origin, "licence": licence})
 
 
-# Licences are quoted from each loader's docstring (matplotlib ships no licence text for
-# its sample photo; see the note on grace_hopper).
+# Only public-domain / CC0 photos (or ones marked "no known copyright restrictions") are
+# used. Licences are quoted from each loader's docstring (matplotlib ships no licence text
+# for its sample photo; see the note on grace_hopper). skimage.data.stereo_motorcycle is
+# left out: its docstring states no licence.
 _SOURCES = {
     "astronaut": _source(
         "skimage.data.astronaut()", (512, 512, 3),
@@ -104,16 +107,6 @@ _SOURCES = {
         "skimage.data.retina()", (1411, 1411, 3),
         "Fundus photograph of a normal left eye, Mikael Häggström, Wikimedia Commons",
         "Creative Commons CC0 1.0 Universal Public Domain Dedication.",
-    ),
-    "stereo_motorcycle_left": _source(
-        "skimage.data.stereo_motorcycle()[0]", (500, 741, 3),
-        "Middlebury 2014 stereo benchmark, 'Motorcycle' left view (Scharstein et al., GCPR 2014)",
-        "Not stated in the docstring (it cites the Middlebury 2014 stereo benchmark).",
-    ),
-    "stereo_motorcycle_right": _source(
-        "skimage.data.stereo_motorcycle()[1]", (500, 741, 3),
-        "Middlebury 2014 stereo benchmark, 'Motorcycle' right view (Scharstein et al., GCPR 2014)",
-        "Not stated in the docstring (it cites the Middlebury 2014 stereo benchmark).",
     ),
     "chelsea": _source(
         "skimage.data.chelsea()", (300, 451, 3),
@@ -142,14 +135,6 @@ SOURCE_PHOTOS = MappingProxyType({
 
 
 @lru_cache(maxsize=None)
-def _stereo_motorcycle():
-    import skimage.data
-
-    left, right, _ = skimage.data.stereo_motorcycle()
-    return left, right
-
-
-@lru_cache(maxsize=None)
 def _cached_photo(name):
     if name == "grace_hopper":
         import matplotlib.cbook
@@ -157,9 +142,6 @@ def _cached_photo(name):
         path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
         with Image.open(path) as image:
             photo = np.asarray(image.convert("RGB"))
-    elif name.startswith("stereo_motorcycle_"):
-        left, right = _stereo_motorcycle()
-        photo = left if name.endswith("_left") else right
     else:
         import skimage.data
 
@@ -356,10 +338,11 @@ _PAIRED_TRANSFORMS = {
 # Crops
 # ---------------------------------------------------------------------------------------
 
-# Crops per photo for each split and size (paired tasks). 64 px: 7 x 50 = 350 train,
-# 32 val, 2 x 20 = 40 test; day2night spreads the same train total over its two domains.
+# Crops per photo for each split and size (paired tasks). 64 px: 5 x 70 = 350 train,
+# 32 val, 2 x 20 = 40 test; 128 px: 5 x 40 = 200 train; 256 px: 5 x 17 = 85 train.
+# day2night gives each of its two domains half of the train total.
 _CROPS_PER_PHOTO = {
-    "train": {64: 50, 128: 28, 256: 12},
+    "train": {64: 70, 128: 40, 256: 17},
     "val": {64: 32, 128: 16, 256: 8},
     "test": {64: 20, 128: 12, 256: 6},
 }

@@ -63,13 +63,16 @@ class Pix2Pix(keras.Model):
         self.psnr_metric = metrics.PSNR()
         self.ssim_metric = metrics.SSIM()
 
-    def compile(self, g_optimizer=None, d_optimizer=None, gan_loss="vanilla", lambda_l1=100.0, **kwargs):
+    def compile(self, g_optimizer=None, d_optimizer=None, gan_loss="vanilla", lambda_l1=100.0, lambda_gan=1.0,
+                **kwargs):
         """Set the two optimizers (default Adam(2e-4, beta_1=0.5) each), the GAN loss
-        ("vanilla" as in the paper, "lsgan" or "hinge") and the L1 weight (100).
+        ("vanilla" as in the paper, "lsgan" or "hinge") and the weights of G's objective
+        `lambda_gan * GAN + lambda_l1 * L1` (1 and 100, the paper). The paper's ablations:
+        L1 only is `lambda_gan=0`, cGAN only is `lambda_l1=0`.
         Other keyword arguments (`jit_compile`, `steps_per_execution`) go to Keras."""
         losses.check_gan_loss(gan_loss)
-        if lambda_l1 < 0:
-            raise ValueError(f"lambda_l1 must be >= 0, got {lambda_l1}.")
+        if lambda_l1 < 0 or lambda_gan < 0:
+            raise ValueError(f"lambda_l1 and lambda_gan must be >= 0, got {lambda_l1} and {lambda_gan}.")
         kwargs.setdefault("jit_compile", False)
         self.g_optimizer = _maybe_loss_scale(g_optimizer or default_optimizer())
         self.d_optimizer = _maybe_loss_scale(d_optimizer or default_optimizer())
@@ -77,6 +80,7 @@ class Pix2Pix(keras.Model):
         super().compile(optimizer=self.g_optimizer, **kwargs)
         self.gan_loss = gan_loss
         self.lambda_l1 = float(lambda_l1)
+        self.lambda_gan = float(lambda_gan)
         # Build optimizer state now so a checkpoint can be loaded before the first step.
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -109,7 +113,7 @@ class Pix2Pix(keras.Model):
             fake_logits = self.discriminator([x, fake], training=True)
             g_gan = losses.generator_loss(fake_logits, self.gan_loss)
             g_l1 = losses.l1_loss(tf.cast(y, fake.dtype), fake)
-            g_loss = g_gan + self.lambda_l1 * g_l1
+            g_loss = self.lambda_gan * g_gan + self.lambda_l1 * g_l1
             scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars))

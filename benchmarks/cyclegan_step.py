@@ -1,0 +1,77 @@
+"""CycleGAN training-step speed: kerasi2i.CycleGAN.train_step through model.fit.
+
+    python benchmarks/cyclegan_step.py [--sizes 256] [--steps 5] [--jit both|on|off]
+
+For each size: steps/s of a CycleGAN step at batch 1 with the paper's networks
+(resnet_9blocks for 256 and above, resnet_6blocks below; 70x70 PatchGANs with instance
+norm; LSGAN, identity loss on, pools of 50) as users run it (`fit` on a repeated batch),
+with and without XLA, and the FLOP efficiency: convolution FLOPs per step x steps/s over
+this machine's measured 3x3 convolution throughput (`common.conv_throughput`).
+
+FLOPs per step, an estimate from the forward FLOPs of one generator (f_G) and one
+discriminator (f_D), backward ~ 2x forward where weights and inputs both need gradients:
+
+- generator step: six generator forwards (G(a), F(G(a)), F(b), G(F(b)) and the identity
+  terms G(b), F(a)) with their backward, 6 x 3 f_G; two discriminator forwards with the
+  backward to their inputs only, 2 x 2 f_D;
+- discriminator step: four forwards (real and pooled fake for D_A and D_B) with the
+  backward for the weights, 4 x 3 f_D.
+
+Total ~ 18 f_G + 16 f_D (the first discriminator layer needs no input gradient, so this
+slightly overcounts).
+"""
+import argparse
+
+import tensorflow as tf
+
+from common import conv_throughput, forward_flops
+from kerasi2i.models.cyclegan import build_cyclegan
+from pix2pix_step import StepTimer
+
+
+def step_flops(model):
+    f_g = forward_flops(model.generator_AtoB)
+    f_d = forward_flops(model.discriminator_B)
+    return 18 * f_g + 16 * f_d, f_g, f_d
+
+
+def time_cyclegan(size, jit, steps, warmup=2):
+    """Steps/s of CycleGAN as users run it: model.fit on batch-1 unpaired data."""
+    model = build_cyclegan(size)
+    model.compile(jit_compile=jit)
+    a = tf.random.uniform((1, size, size, 3), -1, 1)
+    b = tf.random.uniform((1, size, size, 3), -1, 1)
+    timer = StepTimer(warmup)
+    data = tf.data.Dataset.from_tensors((a, b)).repeat()
+    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0)
+    return model, timer.steps_per_s
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[256])
+    parser.add_argument("--steps", type=int, default=5, help="timed steps after 2 warm-up steps")
+    parser.add_argument("--jit", default="both", choices=["both", "on", "off"])
+    args = parser.parse_args()
+    devices = [d.device_type for d in tf.config.list_physical_devices()]
+    print(f"TensorFlow {tf.__version__}, devices {devices}")
+    peak = conv_throughput()
+    print(f"measured 3x3 conv throughput (fwd+bwd): {peak / 1e9:.1f} GFLOP/s")
+    jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
+    for size in args.sizes:
+        model = build_cyclegan(size)
+        flops, f_g, f_d = step_flops(model)
+        g, d = model.generator_AtoB, model.discriminator_B
+        blocks = sum(layer.name.endswith("_add") for layer in g.layers)
+        print(f"\n== {size}x{size}, batch 1 ==  each G resnet_{blocks}blocks {g.count_params():,} params, "
+              f"each D {d.count_params():,}; forward GFLOPs G {f_g / 1e9:.2f}, D {f_d / 1e9:.2f}; "
+              f"step ~ 18 G + 16 D = {flops / 1e9:.0f} GFLOPs")
+        for jit in jits:
+            _, rate = time_cyclegan(size, jit, args.steps)
+            print(f"kerasi2i CycleGAN (jit_compile={str(jit):5s}): {rate:7.3f} steps/s  "
+                  f"({1 / rate:6.2f} s/step)  {rate * flops / 1e9:7.1f} GFLOP/s  "
+                  f"efficiency {rate * flops / peak:5.1%}")
+
+
+if __name__ == "__main__":
+    main()
