@@ -35,7 +35,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def run_demo(task=DEMO_TASK, image_size=64, epochs=10, epochs_decay=5, base_filters=32, output="kerasi2i_demo",
+def run_demo(task=DEMO_TASK, image_size=64, epochs=3, epochs_decay=1, base_filters=32, output="kerasi2i_demo",
              max_minutes=None, seed=0, verbose=None):
     """Train, score and draw; returns a dict of the three score rows.
 
@@ -59,9 +59,14 @@ def run_demo(task=DEMO_TASK, image_size=64, epochs=10, epochs_decay=5, base_filt
 
     print(f"Training pix2pix on the bundled '{task}' sample ({image_size}x{image_size}) for "
           f"{epochs}+{epochs_decay} epochs; outputs in {output}/")
+    run = output / "run"
+    for n in range(2, 1000):  # a new folder per demo run: earlier runs are never overwritten
+        if not run.exists():
+            break
+        run = output / f"run_{n}"
     model, history = train_pix2pix(
-        path, output / "run", image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
-        base_filters=base_filters, batch_size=4, seed=seed, resume=(output / "run" / "checkpoints").exists(),
+        path, run, image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
+        base_filters=base_filters, batch_size=4, seed=seed,
         keep_best="val_l1", verbose=verbose, extra_callbacks=[TimeBudget(max_minutes * 60)] if max_minutes else None,
     )
     after = metrics.score_translation(model.generator, test)
