@@ -7,6 +7,9 @@
     kerasi2i train cyclegan --data PATH ...        unpaired training (CycleGAN)
     kerasi2i translate --model M.keras --input F   translate images of any size
     kerasi2i translate --model RUN/ --direction BtoA ...   a CycleGAN run, either way
+    kerasi2i export --model M.keras --format tflite --quantize float16 --output M.tflite
+    kerasi2i serve --model M.keras [--port 7860]   a local web page to try the model
+    kerasi2i evaluate --model M.keras --data PATH  L1, PSNR, SSIM, MS-SSIM (+ FID/KID) on a split
 """
 import argparse
 import sys
@@ -59,6 +62,8 @@ def _add_train_commands(sub):
     p.add_argument("--keep-best", default=None, metavar="METRIC",
                    help="end with the weights of the best epoch on validation, e.g. val_l1")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker", "tpu"],
+                   help="tf.distribute strategy: mirrored = all local GPUs (kerasi2i.distribute)")
 
     c = tsub.add_parser("cyclegan", help="unpaired translation (Zhu et al. 2017)")
     c.add_argument("--data", required=True,
@@ -112,6 +117,41 @@ def _add_demo_command(sub):
     d.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes")
 
 
+def _add_deploy_commands(sub):
+    e = sub.add_parser("export", help="export a generator as a SavedModel or TFLite (uint8 in, uint8 out)")
+    e.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
+    e.add_argument("--format", default="savedmodel", choices=["savedmodel", "tflite"])
+    e.add_argument("--quantize", default="none", choices=["none", "float16", "dynamic"],
+                   help="TFLite weight quantization (default none: float32)")
+    e.add_argument("--output", required=True, help="SavedModel folder or .tflite file to write")
+    s = sub.add_parser("serve", help="a local web page to try a generator (127.0.0.1 only)")
+    s.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--samples", default=None,
+                   help="folder of images or sample:NAME to offer (default: the training run's test inputs)")
+    s.add_argument("--fit", default="resize", choices=["resize", "pad"])
+
+
+def _add_evaluate_command(sub):
+    v = sub.add_parser("evaluate", help="score a generator on a paired dataset split (L1, PSNR, SSIM, FID, ...)")
+    v.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
+    v.add_argument("--data", required=True, help="paired dataset folder, or sample:NAME")
+    v.add_argument("--split", default="test")
+    v.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    v.add_argument("--image-size", type=int, default=None, help="default: the generator's input size")
+    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--fid-weights", default=None,
+                   help="InceptionV3 no-top weights file for FID/KID (default: the Keras cache, if there)")
+    v.add_argument("--json", default=None, help="also write the scores to this JSON file")
+
+
+def _evaluate(args):
+    from kerasi2i.evaluation import run_evaluation
+
+    run_evaluation(args.model, args.data, split=args.split, direction=args.direction, image_size=args.image_size,
+                   fid_weights=args.fid_weights, json_path=args.json, batch_size=args.batch_size)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="kerasi2i", description="Image-to-image translation in Keras 3.")
     from kerasi2i import __version__
@@ -122,6 +162,8 @@ def build_parser():
     _add_data_commands(sub)
     _add_train_commands(sub)
     _add_translate_command(sub)
+    _add_deploy_commands(sub)
+    _add_evaluate_command(sub)
     return parser
 
 
@@ -177,7 +219,7 @@ def _train(args):
         base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
         upsampling=args.upsampling, gan_loss=args.gan_loss, lambda_l1=args.lambda_l1,
         steps_per_epoch=args.steps_per_epoch, resume=args.resume, jit_compile=args.jit,
-        tensorboard=args.tensorboard, keep_best=args.keep_best, seed=args.seed,
+        tensorboard=args.tensorboard, keep_best=args.keep_best, seed=args.seed, strategy=args.strategy,
     )
 
 
@@ -187,6 +229,20 @@ def _translate(args):
     generator = load_generator(generator_file(args.model, args.direction))
     written, _ = translate_files(generator, args.input, args.output, fit=args.fit)
     return 0 if written else 1
+
+
+def _export(args):
+    from kerasi2i.export import export, folder_size
+    from kerasi2i.inference import generator_file
+
+    path = export(generator_file(args.model), args.output, format=args.format, quantize=args.quantize)
+    print(f"Wrote {path} ({folder_size(path) / 1e6:.1f} MB)")
+
+
+def _serve(args):
+    from kerasi2i.serve import serve
+
+    serve(args.model, port=args.port, samples=args.samples, fit=args.fit)
 
 
 def _demo(args):
@@ -205,7 +261,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from kerasi2i.data import DatasetError
 
-    handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo}
+    handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo, "export": _export,
+                "serve": _serve, "evaluate": _evaluate}
     try:
         return handlers[args.command](args) or 0
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as err:

@@ -23,6 +23,7 @@ from kerasi2i.callbacks import (
     latest_checkpoint,
     restore_checkpoint,
 )
+from kerasi2i.distribute import get_strategy
 from kerasi2i.models.cyclegan import build_cyclegan
 from kerasi2i.models.pix2pix import build_pix2pix, default_optimizer
 
@@ -97,6 +98,7 @@ def train_pix2pix(
     extra_callbacks=None,
     seed=None,
     verbose=1,
+    strategy=None,
 ):
     """Train pix2pix on a paired dataset folder and return `(model, history)`.
 
@@ -107,14 +109,23 @@ def train_pix2pix(
     `keep_best="val_l1"` (or another validation metric; lower is better for l1, higher
     for psnr/ssim) ends the run with the weights of the best epoch on the validation
     split instead of the last: model selection on held-out data for small datasets.
+    `strategy` ("mirrored", "multi-worker", "tpu" or a `tf.distribute.Strategy`; see
+    `kerasi2i.distribute`) trains on several devices; `batch_size` is then the global
+    batch, a multiple of the number of replicas, and the last partial batch is dropped.
     """
     config = {k: v for k, v in locals().items() if k not in ("verbose", "extra_callbacks")}
     config["method"] = "pix2pix"
+    strategy = get_strategy(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1 and batch_size % replicas:
+        raise ValueError(f"batch_size is the global batch and must be a multiple of the {replicas} replicas; "
+                         f"got batch_size={batch_size}.")
     path = resolve_data(data, image_size)
     output, ckpt_dir = prepare_output(output, resume, config)
     opts = dict(direction=direction, image_size=image_size, input_channels=input_channels,
                 output_channels=output_channels, preprocess=preprocess)
-    train = kdata.load_paired(path, "train", load_size=load_size, batch_size=batch_size, seed=seed, **opts)
+    train = kdata.load_paired(path, "train", load_size=load_size, batch_size=batch_size, seed=seed,
+                              drop_remainder=replicas > 1, **opts)
     val_split = _eval_split(path)
     val = kdata.load_paired(path, val_split, batch_size=max(batch_size, 4), **opts)
     n_batches = int(train.cardinality())
@@ -124,16 +135,17 @@ def train_pix2pix(
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    model = build_pix2pix(
-        image_size, input_channels, output_channels, base_filters=base_filters, norm=norm,
-        receptive_field=receptive_field, upsampling=upsampling,
-    )
-    schedule = LinearDecaySchedule(learning_rate, steps, epochs, epochs_decay)
-    model.compile(
-        g_optimizer=default_optimizer(schedule), d_optimizer=default_optimizer(schedule),
-        gan_loss=gan_loss, lambda_l1=lambda_l1, jit_compile=jit_compile,
-    )
-    initial_epoch = restore_checkpoint(model, ckpt_dir) if resume else 0
+    with strategy.scope():  # variables and optimizer state on every replica
+        model = build_pix2pix(
+            image_size, input_channels, output_channels, base_filters=base_filters, norm=norm,
+            receptive_field=receptive_field, upsampling=upsampling,
+        )
+        schedule = LinearDecaySchedule(learning_rate, steps, epochs, epochs_decay)
+        model.compile(
+            g_optimizer=default_optimizer(schedule), d_optimizer=default_optimizer(schedule),
+            gan_loss=gan_loss, lambda_l1=lambda_l1, jit_compile=jit_compile,
+        )
+        initial_epoch = restore_checkpoint(model, ckpt_dir) if resume else 0
     total = epochs + epochs_decay
     if verbose and resume:
         print(f"Resuming from epoch {initial_epoch} of {total} ({ckpt_dir}).")

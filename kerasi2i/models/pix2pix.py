@@ -16,7 +16,7 @@ a batch-size-1 run can be poor, while "eval" is deterministic.
 import keras
 import tensorflow as tf
 
-from kerasi2i import losses, metrics
+from kerasi2i import distribute, losses, metrics
 from kerasi2i.models.networks import discriminator_for_receptive_field, unet_generator
 
 TEST_MODES = ("eval", "paper")
@@ -106,7 +106,8 @@ class Pix2Pix(keras.Model):
                     real_logits = self.discriminator([x, y], training=True)
                     fake_logits = self.discriminator([x, fake_const], training=True)
                     d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits, self.gan_loss)
-                    scaled = self.d_optimizer.scale_loss(d_loss)
+                    # Under a multi-replica strategy: / replicas, as gradients are summed over them.
+                    scaled = self.d_optimizer.scale_loss(distribute.scale_loss_for_replicas(d_loss))
                 d_vars = self.discriminator.trainable_variables
                 self.d_optimizer.apply_gradients(zip(d_tape.gradient(scaled, d_vars), d_vars))
             # 2. G step against the updated D: GAN + lambda * L1.
@@ -114,7 +115,7 @@ class Pix2Pix(keras.Model):
             g_gan = losses.generator_loss(fake_logits, self.gan_loss)
             g_l1 = losses.l1_loss(tf.cast(y, fake.dtype), fake)
             g_loss = self.lambda_gan * g_gan + self.lambda_l1 * g_l1
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            scaled = self.g_optimizer.scale_loss(distribute.scale_loss_for_replicas(g_loss))
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars))
 
