@@ -166,7 +166,8 @@ def load_samples(samples, input_shape, model_path=None, count=MAX_SAMPLES):
         raise FileNotFoundError(f"'{path}' has neither image files nor a paired test or val split.")
     x, _ = next(iter(ds))
     images = np.round((np.asarray(x) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
-    return [(f"{Path(spec).name} #{i}", image) for i, image in enumerate(images)]
+    label = spec.split(":", 1)[1] if spec.startswith("sample:") else Path(spec).name
+    return [(f"{label} {split} #{i}", image) for i, image in enumerate(images)]
 
 
 class DemoApp:

@@ -109,6 +109,10 @@ def test_samples_from_a_folder_and_from_a_training_run(tmp_path):
     assert load_samples(None, (None, 32, 32, 3), run / "generator.keras") == []  # no config.json: none
     (run / "config.json").write_text(json.dumps({"data": str(tmp_path)}))
     assert len(load_samples(None, (None, 32, 32, 3), run / "generator.keras")) == 1
+    # A bundled sample task: the input side of its test split, at the model's size.
+    bundled = load_samples("sample:labels2photo", (None, 64, 64, 3))
+    assert len(bundled) == 12 and bundled[0][0] == "labels2photo test #0"
+    assert bundled[0][1].shape == (64, 64, 3) and bundled[0][1].dtype == np.uint8
 
 
 def test_cli_serve_arguments():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasi2i import metrics
 from kerasi2i.models import unet_generator
 from kerasi2i.models.vae import (
     VAE,
@@ -81,10 +82,14 @@ def test_kl_warmup_schedule():
 
 
 def test_diversity():
-    a = np.zeros((2, 1, 4, 4, 3), "float32")
-    np.testing.assert_allclose(diversity(np.concatenate([a, a], 1)), 0.0)
-    three = np.concatenate([a, a + 0.5, a + 1.0], axis=1)  # pairs 0.5, 1.0, 0.5
+    a = np.zeros((1, 2, 4, 4, 3), "float32")  # (k, batch, H, W, C)
+    np.testing.assert_allclose(diversity(np.concatenate([a, a], 0)), 0.0)
+    three = np.concatenate([a, a + 0.5, a + 1.0], axis=0)  # pairs 0.5, 1.0, 0.5
     np.testing.assert_allclose(diversity(three), [2 / 3, 2 / 3], rtol=1e-6)
+    assert float(diversity(three[:, 0])) == pytest.approx(2 / 3)  # (k, H, W, C): one input
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-1, 1, (4, 3, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(diversity(samples), metrics.diversity(samples), rtol=1e-5)
     with pytest.raises(ValueError, match="k >= 2"):
         diversity(a)
 
@@ -169,14 +174,15 @@ def test_translate_shapes_and_z_changes_the_output():
     a = smooth_images(3)
     assert model(a).shape == (3, SIZE, SIZE, 3)
     out = model.translate(a, num_samples=4)
-    assert out.shape == (3, 4, SIZE, SIZE, 3)
+    assert out.shape == (4, 3, SIZE, SIZE, 3)  # (k, batch, ...)
     z = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
     fixed = model.translate(a, z=z)
     np.testing.assert_allclose(model.translate(a, z=z), fixed, atol=1e-6)  # z decides the output
+    np.testing.assert_allclose(fixed[1], model.generator([a, np.repeat(z[1:], 3, axis=0)]), atol=1e-6)
     # Different codes give different outputs for the same input, even untrained.
     assert float(np.min(diversity(fixed))) > 1e-3
-    per_input = model.translate(a, z=np.broadcast_to(z, (3, 2, 8)))
-    np.testing.assert_allclose(per_input, fixed, atol=1e-6)
+    per_output = model.translate(a, z=np.repeat(z[:, None], 3, axis=1))  # (k, batch, nz)
+    np.testing.assert_allclose(per_output, fixed, atol=1e-6)
     assert model.reconstruct(a, a).shape == (3, SIZE, SIZE, 3)
     with pytest.raises(ValueError, match="z"):
         model.translate(a, z=np.zeros((2, 5)))

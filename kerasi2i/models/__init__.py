@@ -20,3 +20,27 @@ __all__ = [
     "resnet_generator",
     "unet_generator",
 ]
+
+# Autoencoder baselines and (conditional) VAEs.
+from kerasi2i.models.autoencoder import encoder_decoder_generator, multichannel_unet_generator  # noqa: E402
+from kerasi2i.models.vae import (  # noqa: E402
+    VAE,
+    BicycleGAN,
+    build_bicyclegan,
+    build_vae,
+    conditional_unet_generator,
+    gaussian_encoder,
+    image_decoder,
+)
+
+__all__ += [
+    "BicycleGAN",
+    "VAE",
+    "build_bicyclegan",
+    "build_vae",
+    "conditional_unet_generator",
+    "encoder_decoder_generator",
+    "gaussian_encoder",
+    "image_decoder",
+    "multichannel_unet_generator",
+]

@@ -62,6 +62,9 @@ class Pix2Pix(keras.Model):
         self.l1_metric = metrics.L1()
         self.psnr_metric = metrics.PSNR()
         self.ssim_metric = metrics.SSIM()
+        # The sub-models are built functional models, so this model is built too (needed
+        # to load a checkpoint before the first step).
+        self.built = True
 
     def compile(self, g_optimizer=None, d_optimizer=None, gan_loss="vanilla", lambda_l1=100.0, lambda_gan=1.0,
                 **kwargs):

@@ -42,7 +42,7 @@ alone), the reference's default.
     model = build_bicyclegan(256, nz=8)
     model.compile()                      # Adam(2e-4, 0.5), LSGAN, the paper's weights
     model.fit(train, validation_data=val, epochs=...)   # val: l1, psnr, ssim, diversity
-    outputs = model.translate(a, num_samples=5)         # (bs, 5, H, W, C)
+    outputs = model.translate(a, num_samples=5)         # (5, bs, H, W, C): 5 batches
 """
 import math
 
@@ -99,27 +99,33 @@ def kl_warmup_weight(step, warmup_steps):
 
 
 def diversity(samples):
-    """Mean pairwise L1 distance between the k samples drawn for each input.
+    """Mean pairwise L1 distance between the k outputs generated for the same input.
+
+    The same measure and layout as ``kerasi2i.metrics.diversity``, written with Keras ops
+    so that it also runs inside a compiled ``test_step``.
 
     Args:
-        samples: ``(batch, k, H, W, C)`` with k >= 2 (``BicycleGAN.translate``'s output).
+        samples: ``(k, batch, H, W, C)`` with k >= 2: k batches of outputs for the same
+            inputs (``BicycleGAN.translate``'s output); or ``(k, H, W, C)`` for one input.
 
     Returns:
-        ``(batch,)``: for each input, the mean over the k(k-1)/2 pairs of the mean absolute
-        difference (in the [-1, 1] scale). 0 when every sample is the same. The BicycleGAN
-        paper measures diversity the same way with LPIPS instead of L1.
+        ``(batch,)`` (a scalar for one input): the mean over the k(k-1)/2 pairs of the mean
+        absolute difference, in the [-1, 1] scale. 0 when every output is the same. The
+        BicycleGAN paper measures diversity the same way with LPIPS instead of L1.
     """
     samples = ops.convert_to_tensor(samples, "float32")
-    if len(samples.shape) != 5 or samples.shape[1] is None or samples.shape[1] < 2:
+    rank = len(samples.shape)
+    if rank not in (4, 5) or samples.shape[0] is None or samples.shape[0] < 2:
         raise ValueError(
-            f"`samples` must have shape (batch, k, H, W, C) with k >= 2; received {samples.shape}"
+            "`samples` must have shape (k, batch, H, W, C) or (k, H, W, C) with k >= 2; "
+            f"received {samples.shape}"
         )
-    k = samples.shape[1]
+    k = samples.shape[0]
+    axes = (1, 2, 3) if rank == 5 else (0, 1, 2)  # the image axes of one sample
     distances = [
-        ops.mean(ops.abs(samples[:, i] - samples[:, j]), axis=(1, 2, 3))
-        for i in range(k) for j in range(i + 1, k)
+        ops.mean(ops.abs(samples[i] - samples[j]), axis=axes) for i in range(k) for j in range(i + 1, k)
     ]
-    return ops.mean(ops.stack(distances, axis=1), axis=1)
+    return ops.mean(ops.stack(distances, axis=0), axis=0)
 
 
 # --------------------------------------------------------------------------------------
@@ -586,34 +592,37 @@ class BicycleGAN(keras.Model):
         return self.generator([ops.convert_to_tensor(a, mean.dtype), mean], training=training)
 
     def translate(self, a, z=None, num_samples=1, training=False):
-        """Several translations of every input.
+        """Several translations of every input: k batches, one per code.
 
         Args:
             a: inputs ``(bs, H, W, C)``.
-            z: codes, ``(k, nz)`` (the same k codes for every input, so a column shows one
-                code's effect on every input) or ``(bs, k, nz)``; None draws
-                ``num_samples`` codes per input from N(0, I).
+            z: codes, ``(k, nz)`` (code i for every input in batch i, so one batch shows
+                one code's effect on every input) or ``(k, bs, nz)`` (a code per output);
+                None draws ``num_samples`` codes per input from N(0, I).
             num_samples: k when ``z`` is None.
 
         Returns:
-            ``(bs, k, H, W, C_out)``.
+            ``(k, bs, H, W, C_out)``, the layout of ``diversity`` and
+            ``kerasi2i.metrics.diversity``.
         """
         a = ops.convert_to_tensor(a, "float32")
         bs = ops.shape(a)[0]
         if z is None:
             _check_int(num_samples, "num_samples", 1)
             k = num_samples
-            z = ops.reshape(self.random_z(bs * k), (bs, k, self.nz))
+            z = self.random_z(k * bs)  # (k * bs, nz)
         else:
             z = ops.convert_to_tensor(z, "float32")
+            if len(z.shape) not in (2, 3) or z.shape[-1] != self.nz:
+                raise ValueError(f"`z` must have shape (k, {self.nz}) or (k, batch, {self.nz}); received {z.shape}")
+            k = z.shape[0]
             if len(z.shape) == 2:
-                z = ops.broadcast_to(z[None], (bs, *z.shape))
-            if len(z.shape) != 3 or z.shape[-1] != self.nz:
-                raise ValueError(f"`z` must have shape (k, {self.nz}) or (batch, k, {self.nz}); received {z.shape}")
-            k = z.shape[1]
-        a_rep = ops.repeat(a, k, axis=0)  # (bs * k, H, W, C): a0 k times, then a1, ...
-        out = self.generator([a_rep, ops.reshape(z, (-1, self.nz))], training=training)
-        return ops.reshape(out, (bs, k, *out.shape[1:]))
+                z = ops.repeat(z, bs, axis=0)  # (k * bs, nz): z0 for every input, then z1, ...
+            else:
+                z = ops.reshape(z, (-1, self.nz))
+        a_rep = ops.tile(a, (k, 1, 1, 1))  # (k * bs, H, W, C): the batch k times
+        out = self.generator([a_rep, z], training=training)
+        return ops.reshape(out, (k, bs, *out.shape[1:]))
 
     # ----- training -------------------------------------------------------------------
     def train_step(self, data):
