@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasi2i import losses
 from kerasi2i.callbacks import LinearDecaySchedule, latest_checkpoint, restore_checkpoint
 from kerasi2i.cli import main
 from kerasi2i.inference import generator_file, translate_array
