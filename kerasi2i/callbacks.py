@@ -1,8 +1,9 @@
-"""Training helpers shared by every model: the reference LR schedule, preview grids, and
-checkpoints that a killed run resumes from."""
+"""Training helpers shared by every model: the reference LR schedule, preview grids,
+checkpoints that a killed run resumes from, and a step timer."""
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -46,6 +47,37 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
             "n_epochs": self.n_epochs,
             "n_epochs_decay": self.n_epochs_decay,
         }
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall-clock seconds per training step, leaving out the first `warmup` steps (graph
+    tracing, XLA compilation and first-call costs).
+
+    After `fit`, `seconds_per_step` is the mean over the steps after the warm-up (NaN if
+    there were none) and `steps` how many steps it averages.
+    """
+
+    def __init__(self, warmup=2):
+        super().__init__()
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
+            raise ValueError(f"`warmup` must be an int >= 1; received warmup={warmup!r}")
+        self.warmup = warmup
+
+    def on_train_begin(self, logs=None):
+        self._seen, self._start, self._end, self.steps = 0, None, None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen += 1
+        if self._seen == self.warmup:
+            self._start = time.perf_counter()
+        elif self._seen > self.warmup:
+            self._end, self.steps = time.perf_counter(), self._seen - self.warmup
+
+    @property
+    def seconds_per_step(self):
+        if not getattr(self, "steps", 0):
+            return float("nan")
+        return (self._end - self._start) / self.steps
 
 
 class PreviewGrid(keras.callbacks.Callback):

@@ -24,6 +24,17 @@ def test_version_and_module_entry_point():
     assert out.returncode == 0 and out.stdout.startswith("kerasi2i ")
 
 
+def test_training_models_are_importable_from_the_top_level():
+    import kerasi2i
+    from kerasi2i.models.cyclegan import CycleGAN
+    from kerasi2i.models.pix2pix import build_pix2pix
+
+    assert kerasi2i.CycleGAN is CycleGAN and kerasi2i.build_pix2pix is build_pix2pix
+    assert {"Pix2Pix", "CycleGAN", "VAE", "BicycleGAN", "build_bicyclegan"} <= set(dir(kerasi2i))
+    with pytest.raises(AttributeError, match="no attribute 'Cyclegan'"):
+        kerasi2i.Cyclegan
+
+
 def test_data_show_saves_a_grid(tmp_path, capsys):
     out = tmp_path / "grid.png"
     assert main(["data", "show", "edges2photo", "--size", "64", "--count", "3", "--output", str(out)]) == 0

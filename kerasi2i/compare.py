@@ -1,0 +1,358 @@
+"""The comparison study: every model on every task it applies to, the same budget each.
+
+The pieces behind `notebooks/06_comparison.ipynb`, usable on their own:
+
+    >>> from kerasi2i import compare
+    >>> task = compare.sample_task("labels2photo", image_size=32)
+    >>> row = compare.run_one("pix2pix", task, steps=200, batch_size=4, base_filters=16)
+    >>> row["l1"], row["seconds_per_step"]
+
+Models (`MODELS`): the L1 autoencoder (the pix2pix paper's encoder-decoder, trained with
+L1 alone), pix2pix, CycleGAN (trained on the task's two domains without their pairing, as
+the CycleGAN paper does on paired datasets) and the conditional VAE (BicycleGAN: cVAE-GAN +
+cLR-GAN). The autoencoder, pix2pix and the cVAE need paired training data; CycleGAN runs
+on every task. Every model is scored on the task's held-out pairs with the same metrics:
+L1, PSNR, SSIM, sharpness (and MS-SSIM from 22 px), segmentation scores where the output
+is a label map, FID/KID when an InceptionV3 feature extractor is given, the diversity of
+several outputs for one input, and seconds per training step.
+"""
+import dataclasses
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasi2i import data as kdata
+from kerasi2i import metrics
+from kerasi2i.callbacks import StepTimer
+from kerasi2i.evaluation import cached_inception_weights, evaluate_generator, inception_feature_extractor
+from kerasi2i.models.autoencoder import encoder_decoder_generator
+from kerasi2i.models.cyclegan import CycleGAN, build_cyclegan
+from kerasi2i.models.pix2pix import Pix2Pix, build_pix2pix, default_optimizer
+from kerasi2i.models.vae import BicycleGAN, build_bicyclegan
+
+MODELS = ("autoencoder", "pix2pix", "cyclegan", "cvae")
+MODEL_NAMES = {"autoencoder": "L1 autoencoder", "pix2pix": "pix2pix", "cyclegan": "CycleGAN",
+               "cvae": "cVAE (BicycleGAN)"}
+PAIRED_ONLY = ("autoencoder", "pix2pix", "cvae")
+
+# Scores in the order the table shows them, with the direction that is better.
+COLUMNS = {
+    "l1": ("L1", "lower"), "psnr": ("PSNR", "higher"), "ssim": ("SSIM", "higher"),
+    "ms_ssim": ("MS-SSIM", "higher"), "sharpness": ("sharp", "nearer 1"),
+    "pixel_accuracy": ("pix acc", "higher"), "class_accuracy": ("cls acc", "higher"),
+    "class_iou": ("IoU", "higher"), "fid": ("FID", "lower"), "kid": ("KID", "lower"),
+    "diversity": ("divers", "context"), "seconds_per_step": ("s/step", "lower"),
+}
+
+
+@dataclasses.dataclass
+class Task:
+    """One image-to-image task of the study.
+
+    Attributes:
+        name: what the table calls it ("labels2photo").
+        path: a paired dataset folder (Berkeley/Kaggle/A-B layout) or, for an unpaired
+            task, a CycleGAN-layout folder (trainA/, trainB/, ...).
+        direction: "AtoB" or "BtoA", for paired folders.
+        paired: whether the training data has pairs (models in `PAIRED_ONLY` need them).
+        test_path, test_split: the held-out pairs every model is scored on (for an
+            unpaired task, its `test_pairs/` folder).
+        labels_output: the outputs are label maps in the bundled palette, so the table
+            adds segmentation scores.
+        image_size: side of the square images the models see.
+    """
+
+    name: str
+    path: Path
+    direction: str = "AtoB"
+    paired: bool = True
+    test_path: Path = None
+    test_split: str = "test"
+    labels_output: bool = False
+    image_size: int = 64
+
+    def __post_init__(self):
+        if self.direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"`direction` must be 'AtoB' or 'BtoA'; received direction={self.direction!r}")
+        self.path = Path(self.path)
+        self.test_path = self.path if self.test_path is None else Path(self.test_path)
+
+    def applies(self, model):
+        """Whether `model` (a name in `MODELS`) can be trained on this task."""
+        _check_model(model)
+        return self.paired or model not in PAIRED_ONLY
+
+    def _paired(self, split, **kwargs):
+        return kdata.load_paired(self.path, split, direction=self.direction, image_size=self.image_size, **kwargs)
+
+    def train_pairs(self, batch_size=1, seed=0):
+        """Endless shuffled, augmented `(input, target)` batches."""
+        if not self.paired:
+            raise ValueError(f"Task '{self.name}' has no paired training data.")
+        return self._paired("train", batch_size=batch_size, seed=seed, repeat=True, drop_remainder=True)
+
+    def train_unpaired(self, batch_size=1, seed=0):
+        """Endless `(a, b)` batches with no pairing between a and b. For a paired task the
+        two sides of its training pairs are shuffled independently (the pairs are dropped)."""
+        if not self.paired:
+            return kdata.load_unpaired(self.path, "train", image_size=self.image_size, batch_size=batch_size,
+                                       seed=seed, repeat=True, drop_remainder=True)
+        a = self._paired("train", batch_size=batch_size, seed=seed, repeat=True, drop_remainder=True)
+        b = self._paired("train", batch_size=batch_size, seed=seed + 1, repeat=True, drop_remainder=True)
+        return tf.data.Dataset.zip((a.map(_first), b.map(_second)))
+
+    def test_arrays(self, max_images=None):
+        """The held-out pairs as two float32 arrays `(inputs, targets)` in [-1, 1]."""
+        if self.test_path != self.path:  # a folder of aligned pairs, e.g. day2night/test_pairs
+            ds = kdata.load_paired(self.test_path, training=False, image_size=self.image_size, batch_size=64)
+        else:
+            ds = self._paired(self.test_split, training=False, batch_size=64)
+        xs, ys = [], []
+        for x, y in ds:
+            xs.append(np.asarray(x))
+            ys.append(np.asarray(y))
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        return (x, y) if max_images is None else (x[:max_images], y[:max_images])
+
+
+def _first(x, y):
+    return x
+
+
+def _second(x, y):
+    return y
+
+
+def _check_model(model):
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; expected one of {MODELS}.")
+
+
+def sample_task(name, image_size=64, sample_size=64):
+    """A task on the bundled sample data (offline): the four paired sample tasks,
+    `photo2labels` (labels2photo read the other way, scored with segmentation scores) and
+    the unpaired `day2night` (scored on its test_pairs)."""
+    if name == "photo2labels":
+        return Task(name, kdata.sample_path("labels2photo", sample_size), direction="BtoA", labels_output=True,
+                    image_size=image_size)
+    if name == "day2night":
+        path = kdata.sample_path("day2night", sample_size)
+        return Task(name, path, paired=False, test_path=path / "test_pairs", image_size=image_size)
+    if name not in kdata.samples.PAIRED_TASKS:
+        raise ValueError(f"Unknown sample task {name!r}; expected one of {SAMPLE_TASK_NAMES}.")
+    return Task(name, kdata.sample_path(name, sample_size), image_size=image_size)
+
+
+SAMPLE_TASK_NAMES = ("colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
+
+
+def pix2pix_task(name, direction=None, image_size=256):
+    """A Berkeley pix2pix dataset (downloaded once, needs the network) as a task; scored
+    on its test split, or val where it has no test split (cityscapes, maps, edges2*)."""
+    path = kdata.download_pix2pix(name)
+    direction = direction or kdata.PIX2PIX_DATASETS[name]["direction"]
+    split = "test" if (Path(path) / "test").is_dir() else "val"
+    label = f"{name} ({direction})"
+    return Task(label, path, direction=direction, test_split=split, image_size=image_size)
+
+
+def build_model(model, image_size, base_filters=64, seed=0):
+    """One of `MODELS` at the paper's recipe with `base_filters` filters in the first layer
+    of every network (64 in the papers): the encoder-decoder with batch norm, pix2pix
+    (U-Net + 70x70 PatchGAN, batch norm), CycleGAN (ResNet generators, instance norm, pools
+    of 50) and BicycleGAN (nz = 8, instance norm)."""
+    _check_model(model)
+    keras.utils.set_random_seed(seed)
+    if model == "autoencoder":
+        return encoder_decoder_generator((image_size, image_size, 3), base_filters=base_filters,
+                                         name="l1_autoencoder")
+    if model == "pix2pix":
+        return build_pix2pix(image_size, base_filters=base_filters)
+    if model == "cyclegan":
+        return build_cyclegan(image_size, base_filters=base_filters, seed=seed)
+    return build_bicyclegan(image_size, base_filters=base_filters, encoder_filters=base_filters, seed=seed)
+
+
+def compile_model(model, learning_rate=2e-4):
+    """Adam(learning_rate, beta_1=0.5) for every network (the papers'), each model's own
+    losses at its paper's weights; the autoencoder's loss is L1. No XLA for any of them
+    (the GAN models' default), so seconds per step compare like with like."""
+    if isinstance(model, (Pix2Pix, CycleGAN, BicycleGAN)):
+        model.compile(g_optimizer=default_optimizer(learning_rate), d_optimizer=default_optimizer(learning_rate))
+    else:
+        model.compile(optimizer=default_optimizer(learning_rate), loss="mae", jit_compile=False)
+    return model
+
+
+def translate(model, x, num_samples=1):
+    """Outputs for inputs `x`: `(num_samples, batch, H, W, C)`; every model is called the
+    way it is used at test time (pix2pix in its eval mode, a random code per cVAE sample).
+    Deterministic models give the same output num_samples times."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    if isinstance(model, BicycleGAN):
+        return np.asarray(model.translate(x, num_samples=num_samples))
+    if isinstance(model, CycleGAN):
+        return np.stack([np.asarray(model.translate(x, "AtoB")) for _ in range(num_samples)])
+    return np.stack([np.asarray(model(x, training=False)) for _ in range(num_samples)])
+
+
+def train(model, kind, task, steps, batch_size=1, seed=0, verbose=0):
+    """Train `model` (a `kind` from `MODELS`) for exactly `steps` steps of `batch_size`
+    on `task`; returns the measured seconds per step (after two warm-up steps)."""
+    _check_model(kind)
+    if not task.applies(kind):
+        raise ValueError(f"{MODEL_NAMES[kind]} needs paired training data; task '{task.name}' has none.")
+    data = task.train_unpaired(batch_size, seed) if kind == "cyclegan" else task.train_pairs(batch_size, seed)
+    timer = StepTimer(warmup=min(2, max(1, steps - 1)))
+    model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=verbose)
+    return timer.seconds_per_step
+
+
+def score(model, task, extractor=None, num_samples=5, max_images=None):
+    """The study's scores of a trained `model` (None: the identity baseline, the input
+    itself as the output) on the task's held-out pairs: L1, PSNR, SSIM, sharpness (and
+    MS-SSIM from 22 px), segmentation scores for label outputs, FID/KID with a feature
+    `extractor`, and the diversity of `num_samples` outputs per input."""
+    x, y = task.test_arrays(max_images)
+    outputs = x if model is None else translate(model, x)[0]  # one output per input, scored by every metric
+    result = evaluate_generator(lambda inputs, training=False: outputs, [(x, y)], extractor=extractor,
+                                kid_subset_size=min(1000, len(x)))
+    if task.labels_output:
+        seg = metrics.segmentation_scores(y, outputs)
+        result.update({k: seg[k] for k in ("pixel_accuracy", "class_accuracy", "class_iou")})
+    if model is not None and num_samples > 1:
+        result["diversity"] = float(np.mean(metrics.diversity(translate(model, x, num_samples))))
+    return result
+
+
+class FreshStart:
+    """A compiled model and a snapshot of its initial state. `restart()` puts every
+    weight, buffer and optimizer variable back to that state: the same as building and
+    compiling the model again from the same seed, but without tracing its training step
+    again (on a CPU, tracing takes longer than a short training run).
+
+    Args:
+        model: a compiled model (its optimizers are built here if they are not yet).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        optimizers = [getattr(model, name, None) for name in ("optimizer", "g_optimizer", "d_optimizer")]
+        optimizers = list({id(o): o for o in optimizers if o is not None}.values())
+        for optimizer in optimizers:
+            if not optimizer.built:
+                optimizer.build(model.trainable_variables)
+        variables = list(model.variables) + [v for o in optimizers for v in o.variables]
+        self.variables = list({id(v): v for v in variables}.values())
+        self.values = [np.array(v) for v in self.variables]
+
+    def restart(self):
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)
+        return self.model
+
+
+def _train_and_score(model, kind, task, steps, batch_size, seed, extractor, num_samples, examples):
+    start = time.perf_counter()
+    seconds_per_step = train(model, kind, task, steps, batch_size, seed)
+    row = dict(model=MODEL_NAMES[kind], task=task.name, steps=steps, seconds_per_step=seconds_per_step,
+               train_seconds=time.perf_counter() - start)
+    row.update(score(model, task, extractor=extractor, num_samples=num_samples))
+    if examples:
+        row["outputs"] = translate(model, task.test_arrays(examples)[0], num_samples)
+    return row
+
+
+def run_one(kind, task, steps, batch_size=1, base_filters=64, learning_rate=2e-4, extractor=None, seed=0,
+            num_samples=5, examples=4):
+    """Build, train and score one model on one task. Returns the scores with `model`,
+    `task`, `steps`, `seconds_per_step`, `train_seconds` (wall clock, with tracing),
+    `outputs` (`translate`'s `num_samples` outputs for the first `examples` test inputs)
+    and the trained model under `"trained"`."""
+    model = compile_model(build_model(kind, task.image_size, base_filters, seed), learning_rate)
+    row = _train_and_score(model, kind, task, steps, batch_size, seed, extractor, num_samples, examples)
+    row["trained"] = model
+    return row
+
+
+def run_study(tasks, models=MODELS, steps=200, batch_size=1, base_filters=64, learning_rate=2e-4,
+              extractor=None, seed=0, num_samples=5, examples=4, log=print):
+    """Every model in `models` on every task it applies to, `steps` steps of `batch_size`
+    each, plus an identity row per task. Returns a list of result rows (`run_one`'s,
+    without the trained model), in task order; `log` gets one line per run (None: silent).
+
+    Every run starts from the same initial weights and a fresh optimizer: tasks of one
+    image size share one model per kind, restarted (`FreshStart`) before each task."""
+    for kind in models:
+        _check_model(kind)
+    fresh = {}
+    rows = []
+    for task in tasks:
+        identity = dict(model="identity (input as output)", task=task.name, steps=0,
+                        seconds_per_step=float("nan"), train_seconds=0.0)
+        identity.update(score(None, task, extractor=extractor, num_samples=1))
+        rows.append(identity)
+        for kind in models:
+            if not task.applies(kind):
+                if log:
+                    log(f"{task.name:14s} {MODEL_NAMES[kind]:18s} skipped: needs paired training data")
+                continue
+            key = (kind, task.image_size)
+            if key not in fresh:
+                fresh[key] = FreshStart(compile_model(build_model(kind, task.image_size, base_filters, seed),
+                                                      learning_rate))
+            model = fresh[key].restart()
+            row = _train_and_score(model, kind, task, steps, batch_size, seed, extractor, num_samples, examples)
+            rows.append(row)
+            if log:
+                log(f"{task.name:14s} {MODEL_NAMES[kind]:18s} L1 {row['l1']:.3f}  SSIM {row['ssim']:.3f}  "
+                    f"{row['seconds_per_step'] * 1000:6.1f} ms/step  ({row['train_seconds']:.0f} s in all)")
+    return rows
+
+
+def feature_extractor(weights=None):
+    """An InceptionV3 feature extractor for FID/KID, or None when no weights are at hand.
+
+    `weights=None` uses the Keras cache only (never the network) and gives None if the
+    weights are not cached; "imagenet" may download them; a path loads that file."""
+    if weights is None:
+        cached = cached_inception_weights()
+        return None if cached is None else inception_feature_extractor(str(cached))
+    return inception_feature_extractor(weights)
+
+
+def format_table(rows, columns=None, digits=3):
+    """The rows as a fixed-width text table, one line per (task, model); columns with no
+    value in any row are left out; a missing value prints as '-'."""
+    columns = [c for c in (columns or COLUMNS) if any(c in r and r[c] is not None for r in rows)]
+    head = f"{'task':14s} {'model':26s}" + "".join(f"{COLUMNS.get(c, (c,))[0]:>9s}" for c in columns)
+    lines = [head, "-" * len(head)]
+    previous = None
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                cells.append(f"{'-':>9s}")
+            elif c == "seconds_per_step":
+                cells.append(f"{v:9.4f}")
+            elif c in ("psnr", "fid"):
+                cells.append(f"{v:9.2f}")
+            else:
+                cells.append(f"{v:9.{digits}f}")
+        task = r["task"] if r["task"] != previous else ""
+        previous = r["task"]
+        lines.append(f"{task:14s} {r['model']:26s}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def results_json(rows):
+    """The rows without the trained models and example outputs, JSON-ready (NaN becomes None)."""
+    def clean(v):
+        if isinstance(v, (float, np.floating)):
+            return None if np.isnan(v) else float(v)
+        return v
+    return [{k: clean(v) for k, v in r.items() if k not in ("trained", "outputs")} for r in rows]
