@@ -73,6 +73,7 @@ class Task:
     test_split: str = "test"
     labels_output: bool = False
     image_size: int = 64
+    _test: tuple = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.direction not in ("AtoB", "BtoA"):
@@ -105,7 +106,14 @@ class Task:
         return tf.data.Dataset.zip((a.map(_first), b.map(_second)))
 
     def test_arrays(self, max_images=None):
-        """The held-out pairs as two float32 arrays `(inputs, targets)` in [-1, 1]."""
+        """The held-out pairs as two float32 arrays `(inputs, targets)` in [-1, 1] (read
+        once, then kept)."""
+        if self._test is None:
+            self._test = self._read_test()
+        x, y = self._test
+        return (x, y) if max_images is None else (x[:max_images], y[:max_images])
+
+    def _read_test(self):
         if self.test_path != self.path:  # a folder of aligned pairs, e.g. day2night/test_pairs
             ds = kdata.load_paired(self.test_path, training=False, image_size=self.image_size, batch_size=64)
         else:
@@ -114,8 +122,7 @@ class Task:
         for x, y in ds:
             xs.append(np.asarray(x))
             ys.append(np.asarray(y))
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        return (x, y) if max_images is None else (x[:max_images], y[:max_images])
+        return np.concatenate(xs), np.concatenate(ys)
 
 
 def _first(x, y):
@@ -211,20 +218,25 @@ def train(model, kind, task, steps, batch_size=1, seed=0, verbose=0):
     return timer.seconds_per_step
 
 
-def score(model, task, extractor=None, num_samples=5, max_images=None):
+def score(model, task, extractor=None, num_samples=5, max_images=None, examples=0):
     """The study's scores of a trained `model` (None: the identity baseline, the input
     itself as the output) on the task's held-out pairs: L1, PSNR, SSIM, sharpness (and
     MS-SSIM from 22 px), segmentation scores for label outputs, FID/KID with a feature
-    `extractor`, and the diversity of `num_samples` outputs per input."""
+    `extractor`, and the diversity of `num_samples` outputs per input (the first of them
+    is the one scored). With `examples`, also `outputs`: the `num_samples` outputs of the
+    first `examples` test inputs, `(num_samples, examples, H, W, C)`."""
     x, y = task.test_arrays(max_images)
-    outputs = x if model is None else translate(model, x)[0]  # one output per input, scored by every metric
+    samples = x[None] if model is None else translate(model, x, max(1, num_samples))
+    outputs = samples[0]  # one output per input, scored by every metric
     result = evaluate_generator(lambda inputs, training=False: outputs, [(x, y)], extractor=extractor,
                                 kid_subset_size=min(1000, len(x)))
     if task.labels_output:
         seg = metrics.segmentation_scores(y, outputs)
         result.update({k: seg[k] for k in ("pixel_accuracy", "class_accuracy", "class_iou")})
     if model is not None and num_samples > 1:
-        result["diversity"] = float(np.mean(metrics.diversity(translate(model, x, num_samples))))
+        result["diversity"] = float(np.mean(metrics.diversity(samples)))
+    if examples:
+        result["outputs"] = samples[:, :examples]
     return result
 
 
@@ -260,9 +272,7 @@ def _train_and_score(model, kind, task, steps, batch_size, seed, extractor, num_
     seconds_per_step = train(model, kind, task, steps, batch_size, seed)
     row = dict(model=MODEL_NAMES[kind], task=task.name, steps=steps, seconds_per_step=seconds_per_step,
                train_seconds=time.perf_counter() - start)
-    row.update(score(model, task, extractor=extractor, num_samples=num_samples))
-    if examples:
-        row["outputs"] = translate(model, task.test_arrays(examples)[0], num_samples)
+    row.update(score(model, task, extractor=extractor, num_samples=num_samples, examples=examples))
     return row
 
 
