@@ -37,6 +37,7 @@ MODELS = ("autoencoder", "pix2pix", "cyclegan", "cvae")
 MODEL_NAMES = {"autoencoder": "L1 autoencoder", "pix2pix": "pix2pix", "cyclegan": "CycleGAN",
                "cvae": "cVAE (BicycleGAN)"}
 PAIRED_ONLY = ("autoencoder", "pix2pix", "cvae")
+SAMPLE_TASK_NAMES = ("colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
 
 # Scores in the order the table shows them, with the direction that is better.
 COLUMNS = {
@@ -151,9 +152,6 @@ def sample_task(name, image_size=64, sample_size=64):
     if name not in kdata.samples.PAIRED_TASKS:
         raise ValueError(f"Unknown sample task {name!r}; expected one of {SAMPLE_TASK_NAMES}.")
     return Task(name, kdata.sample_path(name, sample_size), image_size=image_size)
-
-
-SAMPLE_TASK_NAMES = ("colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
 
 
 def pix2pix_task(name, direction=None, image_size=256):
