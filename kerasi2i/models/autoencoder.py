@@ -35,19 +35,16 @@ import math
 
 import keras
 import tensorflow as tf
-from keras import layers
 
 from kerasi2i.models.networks import (
     IMAGE_CHANNELS,
     NORMS,
     UPSAMPLINGS,
-    _apply_norm,
     _check_choice,
     _check_image_shape,
     _check_int,
     _check_rate,
-    _conv,
-    _conv_transpose,
+    _unet_body,
     unet_generator,
 )
 
@@ -125,53 +122,9 @@ def encoder_decoder_generator(
     _check_choice(upsampling, "upsampling", UPSAMPLINGS)
     _check_rate(dropout, "dropout")
     num_downs = _num_downs(input_shape, num_downs, "encoder-decoder")
-    if isinstance(dropout_blocks, bool) or not isinstance(dropout_blocks, int) or not (
-        0 <= dropout_blocks <= num_downs - 1
-    ):
-        raise ValueError(
-            f"`dropout_blocks` must be an int between 0 and num_downs - 1 = {num_downs - 1}; "
-            f"received dropout_blocks={dropout_blocks!r}"
-        )
-    use_bias = norm != "batch"
-
-    def level_filters(level):
-        return base_filters * min(2 ** (level - 1), 8)
-
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
-
-    # Encoder, level i: (bs, H / 2**i, W / 2**i, level_filters(i)); 64x64 and base 8:
-    # 32x32x8, 16x16x16, 8x8x32, 4x4x64, 2x2x64, 1x1x64.
-    x = inputs
-    for i in range(1, num_downs + 1):
-        if i > 1:
-            x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i}_lrelu")(x)
-        x = _conv(
-            level_filters(i), 4, strides=2, padding="same", use_bias=use_bias,
-            name=f"{name}_down{i}_conv",
-        )(x)
-        if 1 < i < num_downs:
-            x = _apply_norm(x, norm, f"{name}_down{i}_norm")
-
-    # Decoder, block j: (bs, H / 2**(N-j), W / 2**(N-j), level_filters(N - j)); 64x64 and
-    # base 8: 2x2x64, 4x4x64, 8x8x32, 16x16x16, 32x32x8, then the output 64x64x3.
-    for j in range(1, num_downs + 1):
-        last = j == num_downs
-        filters = output_channels if last else level_filters(num_downs - j)
-        bias = True if last else use_bias
-        x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
-        if upsampling == "transpose":
-            x = _conv_transpose(
-                filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}_conv"
-            )(x)
-        else:
-            x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up{j}_resize")(x)
-            x = _conv(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
-        if last:
-            break
-        x = _apply_norm(x, norm, f"{name}_up{j}_norm")
-        if dropout > 0 and j <= dropout_blocks:
-            x = layers.Dropout(dropout, name=f"{name}_up{j}_dropout")(x)
-    outputs = layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
+    outputs = _unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
+                         upsampling, name, skip_connections=False)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -212,6 +212,18 @@ def unet_generator(
             f"multiples of 2**{num_downs} = {step}; received input_shape={input_shape!r}"
             f"{hint}."
         )
+    inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
+    outputs = _unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
+                         upsampling, name, skip_connections=True)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks, upsampling, name,
+               skip_connections):
+    """The layers of the U-Net (``skip_connections=True``) or of the same network without
+    its skips, the paper's encoder-decoder (``kerasi2i.models.encoder_decoder_generator``),
+    from the input tensor ``x`` to the tanh output. Arguments as in ``unet_generator``,
+    already checked except ``dropout_blocks``."""
     if isinstance(dropout_blocks, bool) or not isinstance(dropout_blocks, int) or not (
         0 <= dropout_blocks <= num_downs - 1
     ):
@@ -219,20 +231,16 @@ def unet_generator(
             f"`dropout_blocks` must be an int between 0 and num_downs - 1 = {num_downs - 1}; "
             f"received dropout_blocks={dropout_blocks!r}"
         )
-
     use_bias = norm != "batch"
 
     def level_filters(level):
         return base_filters * min(2 ** (level - 1), 8)
-
-    inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
 
     # Encoder. (The reference applies its LeakyReLU in place, so its skips carry the
     # activated features; this makes no difference because the decoder reads the skips
     # only through ReLU, and ReLU(LeakyReLU(x)) == ReLU(x).) Level i halves the size: (bs, H / 2**i, W / 2**i, level_filters(i)),
     # for 256x256x3 and base 64: 128x128x64, 64x64x128, 32x32x256, 16x16x512, 8x8x512,
     # 4x4x512, 2x2x512, 1x1x512.
-    x = inputs
     skips = []
     for i in range(1, num_downs + 1):
         if i > 1:
@@ -245,10 +253,10 @@ def unet_generator(
             x = _apply_norm(x, norm, f"{name}_down{i}_norm")
         skips.append(x)  # (bs, H / 2**i, W / 2**i, level_filters(i))
 
-    # Decoder. Block j undoes encoder level num_downs - j + 1 and is then concatenated with
-    # the encoder output of the same size: (bs, H / 2**(N-j), W / 2**(N-j), 2 * filters),
-    # for 256x256x3: 2x2x1024, 4x4x1024, 8x8x1024, 16x16x1024, 32x32x512, 64x64x256,
-    # 128x128x128, then the output 256x256x3.
+    # Decoder. Block j undoes encoder level num_downs - j + 1: (bs, H / 2**(N-j),
+    # W / 2**(N-j), filters); the U-Net then concatenates the encoder output of the same
+    # size, doubling the channels: for 256x256x3, 2x2x1024, 4x4x1024, 8x8x1024, 16x16x1024,
+    # 32x32x512, 64x64x256, 128x128x128, then the output 256x256x3.
     for j in range(1, num_downs + 1):
         level = num_downs - j + 1
         last = j == num_downs
@@ -265,14 +273,13 @@ def unet_generator(
             )(x)
             x = _conv(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
         if last:
-            outputs = layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
             break
         x = _apply_norm(x, norm, f"{name}_up{j}_norm")
         if dropout > 0 and j <= dropout_blocks:
             x = layers.Dropout(dropout, name=f"{name}_up{j}_dropout")(x)
-        x = layers.Concatenate(name=f"{name}_up{j}_concat")([skips[level - 2], x])
-
-    return keras.Model(inputs, outputs, name=name)
+        if skip_connections:
+            x = layers.Concatenate(name=f"{name}_up{j}_concat")([skips[level - 2], x])
+    return layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
 
 
 # --------------------------------------------------------------------------------------
