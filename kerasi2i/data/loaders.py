@@ -15,12 +15,21 @@ Layouts recognised by `detect_layout`:
 - ``cyclegan``: ``<root>/{trainA,trainB,testA,testB}/`` (unpaired).
 """
 import contextlib
+import functools
 import warnings
 from pathlib import Path
 
 import tensorflow as tf
 
-from kerasi2i.data.checks import IMAGE_EXTENSIONS, DatasetError, check_files, inspect_image, list_images, natural_key
+from kerasi2i.data.checks import (
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS,
+    DatasetError,
+    check_files,
+    check_image,
+    list_images,
+    natural_key,
+)
 from kerasi2i.data.preprocess import (
     check_channels,
     check_mode,
@@ -76,8 +85,8 @@ def detect_layout(path):
     )
 
 
-def _check_side_by_side(path):
-    width, height, _ = inspect_image(path)
+def _check_side_by_side(path, max_pixels=MAX_PIXELS):
+    width, height, _ = check_image(path, max_pixels)
     if width % 2:
         raise DatasetError(
             f"'{path}' is {width}x{height}: a side-by-side A|B image needs an even width "
@@ -85,19 +94,20 @@ def _check_side_by_side(path):
         )
 
 
-def _check_a_b(pair):
+def _check_a_b(pair, max_pixels=MAX_PIXELS):
     a, b = pair
-    wa, ha, _ = inspect_image(a)
-    wb, hb, _ = inspect_image(b)
+    wa, ha, _ = check_image(a, max_pixels)
+    wb, hb, _ = check_image(b, max_pixels)
     if (wa, ha) != (wb, hb):
         raise DatasetError(f"'{a}' is {wa}x{ha} but its partner '{b}' is {wb}x{hb}; a pair must share its size.")
 
 
-def paired_files(path, split="train", on_bad="raise", check=True):
+def paired_files(path, split="train", on_bad="raise", check=True, max_pixels=MAX_PIXELS):
     """The files of one split of a paired dataset.
 
     Returns ``("side_by_side", [file, ...])`` or ``("a_b", [(a_file, b_file), ...])``
-    after checking every file (unless `check=False`).
+    after checking every file (unless `check=False`): header, pixel cap and a full decode
+    (`kerasi2i.data.checks.check_image`).
     """
     layout, root = detect_layout(path)
     if layout == "cyclegan":
@@ -115,7 +125,8 @@ def paired_files(path, split="train", on_bad="raise", check=True):
         files = list_images(root, what="side-by-side images")
     if layout != "a_b":
         if check:
-            files = check_files(files, _check_side_by_side, on_bad, what="side-by-side images")
+            files = check_files(files, functools.partial(_check_side_by_side, max_pixels=max_pixels), on_bad,
+                                what="side-by-side images")
         return "side_by_side", [str(f) for f in files]
 
     folders = []
@@ -153,7 +164,7 @@ def paired_files(path, split="train", on_bad="raise", check=True):
     if not pairs:
         raise DatasetError(f"No file name appears in both '{folders[0]}' and '{folders[1]}'.")
     if check:
-        pairs = check_files(pairs, _check_a_b, on_bad, what="A/B pairs")
+        pairs = check_files(pairs, functools.partial(_check_a_b, max_pixels=max_pixels), on_bad, what="A/B pairs")
     return "a_b", [(str(a), str(b)) for a, b in pairs]
 
 
@@ -195,6 +206,7 @@ def load_paired(
     seed=None,
     on_bad="raise",
     check=True,
+    max_pixels=MAX_PIXELS,
 ):
     """A paired dataset of `(input, target)` batches, float32 in [-1, 1].
 
@@ -215,7 +227,9 @@ def load_paired(
         seed: makes shuffling and jitter reproducible.
         on_bad: "raise" (default) stops at the first bad file with a DatasetError naming
             it; "skip" leaves bad files out with a warning and a count.
-        check: scan file headers first (fast); False skips the scan.
+        check: check every file first (header, pixel cap, a full decode whose verdict is
+            cached); False skips the checks.
+        max_pixels: the largest width x height accepted (`kerasi2i.data.checks.MAX_PIXELS`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}.")
@@ -225,7 +239,7 @@ def load_paired(
     training = (split == "train") if training is None else training
     shuffle = training if shuffle is None else shuffle
     load_size = load_size or _default_load_size(image_size)
-    kind, items = paired_files(path, split, on_bad=on_bad, check=check)
+    kind, items = paired_files(path, split, on_bad=on_bad, check=check, max_pixels=max_pixels)
 
     if kind == "side_by_side":
         ds = tf.data.Dataset.from_tensor_slices(items)
@@ -260,7 +274,7 @@ def load_paired(
     )
 
 
-def unpaired_files(path, split="train", on_bad="raise", check=True):
+def unpaired_files(path, split="train", on_bad="raise", check=True, max_pixels=MAX_PIXELS):
     """The A and B files of one split of a CycleGAN-layout dataset (`<split>A/`, `<split>B/`)."""
     layout, root = detect_layout(path)
     if layout != "cyclegan":
@@ -271,7 +285,8 @@ def unpaired_files(path, split="train", on_bad="raise", check=True):
     for d in ("A", "B"):
         files = list_images(root / f"{split}{d}", what=f"domain {d} '{split}' images")
         if check:
-            files = check_files(files, inspect_image, on_bad, what=f"domain {d} images")
+            files = check_files(files, functools.partial(check_image, max_pixels=max_pixels), on_bad,
+                                what=f"domain {d} images")
         domains.append([str(f) for f in files])
     return domains
 
@@ -294,6 +309,7 @@ def load_unpaired(
     seed=None,
     on_bad="raise",
     check=True,
+    max_pixels=MAX_PIXELS,
 ):
     """An unpaired dataset of `(a, b)` batches in [-1, 1] from `<split>A/` and `<split>B/`.
 
@@ -305,7 +321,7 @@ def load_unpaired(
     check_mode(preprocess)
     check_channels(channels_a, "channels_a")
     check_channels(channels_b, "channels_b")
-    files_a, files_b = unpaired_files(path, split, on_bad=on_bad, check=check)
+    files_a, files_b = unpaired_files(path, split, on_bad=on_bad, check=check, max_pixels=max_pixels)
 
     def decoded(files, channels):
         ds = tf.data.Dataset.from_tensor_slices(files)
@@ -351,14 +367,16 @@ def unpaired_pipeline(
 
 
 def load_domain(
-    path, split="testA", *, image_size=256, channels=3, batch_size=1, preprocess="resize_and_crop", on_bad="raise"
+    path, split="testA", *, image_size=256, channels=3, batch_size=1, preprocess="resize_and_crop", on_bad="raise",
+    max_pixels=MAX_PIXELS,
 ):
     """One folder of single images (e.g. `testA/`) for translation or scoring: evaluation
     preprocessing, in file-name order, as float32 batches in [-1, 1]."""
     check_mode(preprocess)
     check_channels(channels)
     folder = Path(path) / split if (Path(path) / split).is_dir() else Path(path)
-    files = [str(f) for f in check_files(list_images(folder), inspect_image, on_bad)]
+    files = [str(f) for f in check_files(list_images(folder), functools.partial(check_image, max_pixels=max_pixels),
+                                         on_bad)]
 
     def load(f):
         image = decode_image(tf.io.read_file(f), channels)
