@@ -6,7 +6,9 @@ so they work in `compile(metrics=...)`, `evaluate` and the training models' `tes
 Also here: `ms_ssim` (multi-scale SSIM, with fewer scales for small images),
 `segmentation_scores` (per-pixel accuracy, per-class accuracy and class IoU of a
 photo -> labels translation, the papers' FCN-score columns computed on the output label
-map) and `diversity` (mean pairwise L1 between several outputs for one input).
+map, averaged as the reference's `get_scores` does; the bundled, facades or cityscapes
+palette) and `diversity` (mean pairwise L1 between several outputs for one input; not
+the BicycleGAN paper's LPIPS diversity, see its docstring).
 FID and KID live in `kerasi2i.evaluation`.
 """
 import keras
@@ -124,11 +126,39 @@ def score_translation(generator, dataset, training=False):
     return {name: float(np.mean(v)) for name, v in values.items()}
 
 
-def _label_ids(images):
-    """Class-id maps (N, H, W) from painted label images ([-1, 1] float or uint8, RGB) or
-    from integer class maps (N, H, W) passed as they are."""
-    from kerasi2i.data.samples import labels_from_colors
+SEGMENTATION_PALETTES = ("sample", "facades", "cityscapes")
+SEGMENTATION_AVERAGES = ("reference", "present")
 
+
+def _segmentation_palette(palette):
+    """(colours (K, 3) int32, class names, void colours (M, 3) int32 or None) for `palette`."""
+    if palette is None or (isinstance(palette, str) and palette == "sample"):
+        from kerasi2i.data.samples import LABEL_CLASSES, PALETTE
+
+        return PALETTE.astype(np.int32), tuple(LABEL_CLASSES), None
+    if isinstance(palette, str) and palette == "facades":
+        from kerasi2i.data.facade_classes import FACADE_CLASSES, FACADE_PALETTE
+
+        return FACADE_PALETTE.astype(np.int32), tuple(FACADE_CLASSES), None
+    if isinstance(palette, str) and palette == "cityscapes":
+        from kerasi2i.data.cityscapes_classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, VOID_COLORS
+
+        return CITYSCAPES_PALETTE.astype(np.int32), tuple(CITYSCAPES_CLASSES), VOID_COLORS.astype(np.int32)
+    if isinstance(palette, str):
+        raise ValueError(f"palette must be one of {SEGMENTATION_PALETTES} or an array of RGB colours (K, 3); "
+                         f"received palette={palette!r}")
+    colors = np.asarray(palette)
+    if colors.ndim != 2 or colors.shape[1] != 3 or len(colors) < 1:
+        raise ValueError(f"palette must be an array of RGB colours of shape (K, 3); got shape {colors.shape}.")
+    return colors.astype(np.int32), tuple(str(i) for i in range(len(colors))), None
+
+
+def _label_ids(images, palette=None, void_colors=None):
+    """Class-id maps (N, H, W) from painted label images ([-1, 1] float or uint8, RGB) or
+    from integer class maps (N, H, W) passed as they are.
+
+    Every pixel gets the class of the nearest colour of `palette` ((K, 3); None: the
+    bundled samples' `PALETTE`); pixels nearer to one of `void_colors` get -1 (left out)."""
     images = np.asarray(images)
     if images.ndim == 3 and np.issubdtype(images.dtype, np.integer):
         return images.astype(np.int64)
@@ -136,43 +166,88 @@ def _label_ids(images):
         raise ValueError(f"Expected RGB label images (N, H, W, 3) or class maps (N, H, W); got shape {images.shape}.")
     if images.dtype != np.uint8:
         images = np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-    return np.stack([labels_from_colors(im) for im in images])
+    colors = _segmentation_palette(None)[0] if palette is None else np.asarray(palette, np.int32)
+    k = len(colors)
+    if void_colors is not None:
+        colors = np.concatenate([colors, np.asarray(void_colors, np.int32)])
+    pixels = images.reshape(-1, 3).astype(np.int32)
+    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every colour.
+    ids = np.argmin(-2 * pixels @ colors.T + (colors**2).sum(axis=1), axis=1).astype(np.int64)
+    ids[ids >= k] = -1
+    return ids.reshape(images.shape[:-1])
 
 
-def segmentation_scores(true_label_images, predicted_images, num_classes=None):
+def segmentation_scores(true_label_images, predicted_images, num_classes=None, palette="sample",
+                        average="reference"):
     """Per-pixel accuracy, per-class accuracy and class IoU of predicted label maps.
 
     The pix2pix paper's FCN-score columns for photo -> labels, computed directly on the
-    output label map: every pixel is given the nearest `PALETTE` colour's class
-    (`kerasi2i.data.samples.labels_from_colors`) in both the prediction and the ground
-    truth. Inputs are batches of painted label images in [-1, 1] or uint8 (N, H, W, 3), or
-    integer class maps (N, H, W). One confusion matrix is accumulated over the whole set
-    (as the reference evaluation does); per-class accuracy averages over the classes in
-    the ground truth, IoU over the classes in the ground truth or the prediction.
+    output label map: every pixel is given the class of the nearest `palette` colour in
+    both the prediction and the ground truth. One confusion matrix is accumulated over the
+    whole set, as the reference evaluation does (`fast_hist`).
 
-    Returns a dict: pixel_accuracy, class_accuracy, class_iou (the means), per_class_iou
-    (class name -> IoU, NaN where the class is absent from both) and confusion (the matrix,
-    rows = true class, columns = predicted).
+    Args:
+        true_label_images, predicted_images: batches of painted label images in [-1, 1]
+            or uint8 (N, H, W, 3), or integer class maps (N, H, W). Ground-truth pixels
+            whose class is outside [0, num_classes) (such as Cityscapes' 255) are left
+            out, as in the reference; predicted ids must lie in [0, num_classes).
+        num_classes: the number of classes; None: the palette's.
+        palette: the label colours. "sample" (the bundled samples' `PALETTE`, 11
+            classes), "facades" (`kerasi2i.data.facade_classes.FACADE_PALETTE`, the 12
+            CMP Facades classes), "cityscapes" (the 19 Cityscapes training classes with
+            their standard colours; ground-truth pixels painted with a void label's
+            colour are left out, as trainId 255 is), or an array of K RGB colours (class
+            i is row i).
+        average: how the per-class values are averaged.
+            "reference" (the default): phillipi/pix2pix's `get_scores`
+            (scripts/eval_cityscapes/util.py), the definition behind the papers'
+            numbers: every denominator gets 1e-12, so a class missing from the ground
+            truth counts as 0 class accuracy (and 0 IoU when it is missing from the
+            prediction too), and the means run over all `num_classes` classes.
+            "present": per-class accuracy averaged over the classes present in the ground
+            truth, IoU over the classes present in the ground truth or the prediction
+            (classes missing from both are NaN and left out). Higher whenever a class is
+            missing; not comparable with the papers.
+
+    Returns a dict: pixel_accuracy, class_accuracy, class_iou (the means),
+    per_class_accuracy and per_class_iou (class name -> value; with
+    `average="present"`, NaN for the classes it leaves out), confusion (the matrix, rows =
+    true class, columns = predicted) and average.
     """
-    from kerasi2i.data.samples import LABEL_CLASSES, PALETTE
-
-    num_classes = num_classes or len(PALETTE)
-    true, pred = _label_ids(true_label_images), _label_ids(predicted_images)
+    if average not in SEGMENTATION_AVERAGES:
+        raise ValueError(f"average must be one of {SEGMENTATION_AVERAGES}; received average={average!r}")
+    colors, class_names, void = _segmentation_palette(palette)
+    num_classes = num_classes or len(colors)
+    true = _label_ids(true_label_images, colors, void)
+    pred = _label_ids(predicted_images, colors)
     if true.shape != pred.shape:
         raise ValueError(f"Ground truth and predictions differ in shape: {true.shape} vs {pred.shape}.")
-    confusion = np.bincount(num_classes * true.ravel() + pred.ravel(), minlength=num_classes**2)
+    true, pred = true.ravel(), pred.ravel()
+    if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
+        raise ValueError(f"Predicted class ids must lie in [0, {num_classes}); got {pred.min()}..{pred.max()}.")
+    keep = (true >= 0) & (true < num_classes)
+    confusion = np.bincount(num_classes * true[keep] + pred[keep], minlength=num_classes**2)
     confusion = confusion.reshape(num_classes, num_classes)
     diag = np.diag(confusion).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        class_acc = diag / confusion.sum(axis=1)
-        iou = diag / (confusion.sum(axis=1) + confusion.sum(axis=0) - diag)
-    names = list(LABEL_CLASSES) + [str(i) for i in range(len(LABEL_CLASSES), num_classes)]
+    rows, cols = confusion.sum(axis=1), confusion.sum(axis=0)
+    if average == "reference":
+        pixel_acc = diag.sum() / (confusion.sum() + 1e-12)
+        class_acc = diag / (rows + 1e-12)
+        iou = diag / (rows + cols - diag + 1e-12)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pixel_acc = diag.sum() / confusion.sum()
+            class_acc = diag / rows
+            iou = diag / (rows + cols - diag)
+    names = list(class_names) + [str(i) for i in range(len(class_names), num_classes)]
     return {
-        "pixel_accuracy": float(diag.sum() / confusion.sum()),
+        "pixel_accuracy": float(pixel_acc),
         "class_accuracy": float(np.nanmean(class_acc)),
         "class_iou": float(np.nanmean(iou)),
+        "per_class_accuracy": {names[i]: float(class_acc[i]) for i in range(num_classes)},
         "per_class_iou": {names[i]: float(iou[i]) for i in range(num_classes)},
         "confusion": confusion,
+        "average": average,
     }
 
 
@@ -184,6 +259,12 @@ def diversity(samples):
     one value per input, shape (batch,). 0 means the k outputs are identical (mode
     collapse, or a deterministic generator); the values are in the [-1, 1] scale, so two
     constant images at 0 and 1 are 1 apart.
+
+    Not comparable with the BicycleGAN paper's diversity numbers: the paper reports the
+    mean LPIPS distance (Zhang et al. 2018, deep features of AlexNet with learned
+    weights) over 19 pairs of outputs per input, while this is the plain pixel L1 over
+    all k(k-1)/2 pairs. Use it to compare models scored here with each other (0 = mode
+    collapse), not with published LPIPS values.
     """
     samples = np.asarray(samples, dtype=np.float64) if not isinstance(samples, (list, tuple)) else \
         np.stack([np.asarray(s, dtype=np.float64) for s in samples])
