@@ -8,12 +8,32 @@
     kerasi2i translate --model M.keras --input F   translate images of any size
     kerasi2i translate --model RUN/ --direction BtoA ...   a CycleGAN run, either way
     kerasi2i export --model M.keras --format tflite --quantize float16 --output M.tflite
-    kerasi2i serve --model M.keras [--port 7860]   a local web page to try the model
+    kerasi2i serve --model M.keras [--port 7860]   a local web page to try the model (a paint
+                                                   canvas for a labels->photo facades model)
     kerasi2i evaluate --model M.keras --data PATH  L1, PSNR, SSIM, MS-SSIM (+ FID/KID) on a split
+
+Exit codes: 0 done; 2 an error (the message names the file or option); 3 `translate`
+finished but skipped some inputs (each is reported; the others were written).
 """
 import argparse
 import sys
 from pathlib import Path
+
+EXIT_ERROR = 2
+EXIT_SKIPPED = 3  # translate: some inputs were skipped (the rest were written)
+
+
+def _add_on_bad(parser):
+    parser.add_argument("--on-bad", default="raise", choices=["raise", "skip"],
+                        help="an unreadable or undecodable image: stop with its name (raise, default) or leave it "
+                             "out with a warning (skip)")
+
+
+def _pixels(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of pixels, got {text}")
+    return value
 
 
 def _add_data_commands(sub):
@@ -55,7 +75,9 @@ def _add_train_commands(sub):
     p.add_argument("--gan-loss", default="vanilla", choices=["vanilla", "lsgan", "hinge"])
     p.add_argument("--lambda-l1", type=float, default=100.0)
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --output (the settings must match its config.json)")
+    _add_on_bad(p)
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
     p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
@@ -88,7 +110,9 @@ def _add_train_commands(sub):
                    help="identity loss weight relative to --lambda-cycle (default 0.5; 0 disables)")
     c.add_argument("--pool-size", type=int, default=50, help="image pool per discriminator (default 50; 0 disables)")
     c.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
-    c.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    c.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --output (the settings must match its config.json)")
+    _add_on_bad(c)
     c.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     c.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
     c.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
@@ -105,6 +129,12 @@ def _add_translate_command(sub):
                    help="resize (squash to the model size) or pad (keep the aspect ratio)")
     t.add_argument("--direction", default=None, choices=["AtoB", "BtoA"],
                    help="for a CycleGAN output folder: use generator_AtoB.keras (default) or generator_BtoA.keras")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in --output (default: refuse, writing nothing); inputs are "
+                        "never overwritten")
+    t.add_argument("--max-pixels", type=_pixels, default=None,
+                   help="skip images larger than this many pixels, width x height, without decoding them "
+                        "(default: kerasi2i.data.checks.MAX_PIXELS, 40 million)")
 
 
 def _add_demo_command(sub):
@@ -124,12 +154,19 @@ def _add_deploy_commands(sub):
     e.add_argument("--quantize", default="none", choices=["none", "float16", "dynamic"],
                    help="TFLite weight quantization (default none: float32)")
     e.add_argument("--output", required=True, help="SavedModel folder or .tflite file to write")
-    s = sub.add_parser("serve", help="a local web page to try a generator (127.0.0.1 only)")
+    s = sub.add_parser("serve", help="a local web page to try a generator (127.0.0.1 by default)")
     s.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
     s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; another prints a warning)")
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="a host name the page may be opened by, besides the --host address (repeatable)")
     s.add_argument("--samples", default=None,
                    help="folder of images or sample:NAME to offer (default: the training run's test inputs)")
     s.add_argument("--fit", default="resize", choices=["resize", "pad"])
+    s.add_argument("--canvas", default="auto", choices=["auto", "facades", "none"],
+                   help="a paint canvas of label classes: auto (for a labels->photo facades run, from its "
+                        "config.json), facades, or none (the upload page)")
 
 
 def _add_evaluate_command(sub):
@@ -143,13 +180,15 @@ def _add_evaluate_command(sub):
     v.add_argument("--fid-weights", default=None,
                    help="InceptionV3 no-top weights file for FID/KID (default: the Keras cache, if there)")
     v.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    _add_on_bad(v)
 
 
 def _evaluate(args):
     from kerasi2i.evaluation import run_evaluation
 
     run_evaluation(args.model, args.data, split=args.split, direction=args.direction, image_size=args.image_size,
-                   fid_weights=args.fid_weights, json_path=args.json, batch_size=args.batch_size)
+                   fid_weights=args.fid_weights, json_path=args.json, batch_size=args.batch_size,
+                   on_bad=args.on_bad)
 
 
 def build_parser():
@@ -209,7 +248,7 @@ def _train(args):
             base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
             gan_loss=args.gan_loss, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
             pool_size=args.pool_size, steps_per_epoch=args.steps_per_epoch, resume=args.resume,
-            jit_compile=args.jit, tensorboard=args.tensorboard, seed=args.seed,
+            jit_compile=args.jit, tensorboard=args.tensorboard, seed=args.seed, on_bad=args.on_bad,
         )
         return
     train_pix2pix(
@@ -220,15 +259,24 @@ def _train(args):
         upsampling=args.upsampling, gan_loss=args.gan_loss, lambda_l1=args.lambda_l1,
         steps_per_epoch=args.steps_per_epoch, resume=args.resume, jit_compile=args.jit,
         tensorboard=args.tensorboard, keep_best=args.keep_best, seed=args.seed, strategy=args.strategy,
+        on_bad=args.on_bad,
     )
 
 
 def _translate(args):
-    from kerasi2i.inference import generator_file, load_generator, translate_files
+    from kerasi2i.data.checks import MAX_PIXELS
+    from kerasi2i.inference import check_generator, generator_file, load_generator, translate_files
 
-    generator = load_generator(generator_file(args.model, args.direction))
-    written, _ = translate_files(generator, args.input, args.output, fit=args.fit)
-    return 0 if written else 1
+    path = generator_file(args.model, args.direction)
+    generator = load_generator(path)
+    check_generator(generator, path, fixed_size=True)
+    written, failed = translate_files(generator, args.input, args.output, fit=args.fit, overwrite=args.overwrite,
+                                      max_pixels=args.max_pixels or MAX_PIXELS)
+    if failed:
+        print(f"kerasi2i translate: {len(failed)} input(s) skipped (listed above); exit code {EXIT_SKIPPED}.",
+              file=sys.stderr)
+        return EXIT_SKIPPED
+    return 0
 
 
 def _export(args):
@@ -242,7 +290,8 @@ def _export(args):
 def _serve(args):
     from kerasi2i.serve import serve
 
-    serve(args.model, port=args.port, samples=args.samples, fit=args.fit)
+    serve(args.model, port=args.port, host=args.host, samples=args.samples, fit=args.fit, canvas=args.canvas,
+          allowed_hosts=args.allow_host)
 
 
 def _demo(args):
@@ -263,11 +312,17 @@ def main(argv=None):
 
     handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo, "export": _export,
                 "serve": _serve, "evaluate": _evaluate}
+    from kerasi2i.evaluation import WeightsUnavailableError
+
     try:
         return handlers[args.command](args) or 0
-    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (DatasetError, FileNotFoundError, FileExistsError, ValueError, WeightsUnavailableError) as err:
         print(f"kerasi2i {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
+    except OSError as err:  # a folder where a file should be, permissions, a full disk: say which path
+        where = f" ('{err.filename}')" if getattr(err, "filename", None) and str(err.filename) not in str(err) else ""
+        print(f"kerasi2i {args.command}: error: {type(err).__name__}: {err}{where}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

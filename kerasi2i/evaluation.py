@@ -17,10 +17,22 @@ the unbiased estimate of the squared MMD with the cubic polynomial kernel
 k(x, y) = (x.y / d + 1)^3, averaged over random subsets: its expected value is 0 for two
 samples of the same distribution whatever their size, so it suits small test sets.
 
-The standard extractor is InceptionV3 (ImageNet weights, no top, global average pooling:
-2048 features) on 299x299 images resized bilinearly, in Inception's [-1, 1] scale (the
-scale kerasi2i's images are already in). Any Keras model can be passed instead, with the
-image size it expects.
+Two Inception networks are offered, and every FID printed here says which one it used:
+
+- `fid_inception_extractor()`: **the standard FID network**, the 2015 Inception graph of
+  TF-GAN, pytorch-fid and clean-fid (`kerasi2i.fid_inception`), with pytorch-fid's
+  weights converted once by `kerasi2i.fid_inception.convert_pytorch_fid_weights()`. Its
+  FIDs are comparable with published ones (same number of images, same resize).
+- `inception_feature_extractor()`: `keras.applications.InceptionV3` with its ImageNet
+  weights (no top, global average pool: 2048 features). **Not the standard network**:
+  other weights and blocks, so its FIDs are on a different scale and cannot be compared
+  with any paper's; only with each other.
+
+Both take 299x299 images in [-1, 1] (the scale kerasi2i's images are already in).
+`compute_features(..., resize="bilinear")` resizes as pytorch-fid does (bilinear, no
+antialiasing); `resize="clean"` as clean-fid's default mode does (PIL bicubic, with
+antialiasing, per channel in float, and clean-fid's (x - 128) / 128 scaling). Any Keras
+model can be passed instead, with the image size it expects.
 """
 import os
 from pathlib import Path
@@ -33,6 +45,12 @@ INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.
 INCEPTION_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
                          + INCEPTION_WEIGHTS_FILE)
 INCEPTION_SIZE = 299
+
+
+RESIZE_MODES = ("bilinear", "clean")
+STANDARD_FID_LABEL = "standard FID Inception (pytorch-fid / TF-GAN 2015 weights; comparable with papers)"
+KERAS_INCEPTION_LABEL = ("keras.applications InceptionV3 ImageNet (NOT the standard FID network: "
+                         "not comparable with papers)")
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -63,7 +81,11 @@ def _weights_help():
 
 
 def inception_feature_extractor(weights="imagenet", input_size=INCEPTION_SIZE):
-    """InceptionV3 without its classifier, global average pooled: 2048 features per image.
+    """Non-standard FID/KID features: keras.applications' InceptionV3 without its
+    classifier, global average pooled: 2048 features per image.
+
+    Not the network published FIDs use (see `fid_inception_extractor`): its FIDs compare
+    runs scored with it, never a paper's numbers.
 
     `weights="imagenet"` uses the Keras cache (`~/.keras/models/`) and downloads the file
     once when online; a path loads that weights file (Keras' own
@@ -89,7 +111,96 @@ def inception_feature_extractor(weights="imagenet", input_size=INCEPTION_SIZE):
     path = Path(weights).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"InceptionV3 weights file '{path}' does not exist. {_weights_help()}")
-    return keras.applications.InceptionV3(weights=str(path), **kwargs)
+    try:
+        return keras.applications.InceptionV3(weights=str(path), **kwargs)
+    except Exception as err:  # h5py, zipfile and Keras raise many types for a file that is not weights
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise WeightsUnavailableError(
+            f"'{path}' is not an InceptionV3 no-top weights file ({type(err).__name__}: {reason}). {_weights_help()}"
+        ) from None
+
+
+def cached_fid_weights():
+    """The path of the converted standard FID Inception weights in the Keras cache
+    (written by `kerasi2i.fid_inception.convert_pytorch_fid_weights()`), or None."""
+    from kerasi2i.fid_inception import FID_WEIGHTS_FILE
+
+    for d in _keras_cache_dirs():
+        if (d / FID_WEIGHTS_FILE).is_file():
+            return d / FID_WEIGHTS_FILE
+    return None
+
+
+def _fid_weights_help():
+    from kerasi2i.fid_inception import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
+
+    return (f"Convert pytorch-fid's weights once, on a machine with internet and torch (pip install "
+            f"'kerasi2i[fid]'): python -c \"from kerasi2i.fid_inception import convert_pytorch_fid_weights as c; "
+            f"c()\" downloads {FID_WEIGHTS_URL} and writes {_keras_cache_dirs()[0] / FID_WEIGHTS_FILE}; "
+            f"copy that file to the same place on an offline machine, or pass its path "
+            f"(fid_inception_extractor(weights='path/to/{FID_WEIGHTS_FILE}'), --fid-weights FILE).")
+
+
+def fid_inception_extractor(weights="standard", input_size=INCEPTION_SIZE):
+    """The standard FID network (`kerasi2i.fid_inception.fid_inception_v3`): 2048 pool
+    features per image, as pytorch-fid, TF-GAN and clean-fid compute them.
+
+    `weights="standard"` loads the converted weights from the Keras cache
+    (`cached_fid_weights()`) and raises `WeightsUnavailableError`, saying how to make
+    them, when they are not there; a path loads that `.weights.h5` (or converts a
+    pytorch-fid `.pth`, which needs torch); None gives random weights (tests only: its
+    FIDs mean nothing). `input_size` is 299 for FID as published.
+    """
+    from kerasi2i.fid_inception import convert_pytorch_fid_weights, fid_inception_v3
+
+    shape = (input_size, input_size, 3)
+    if weights is None:
+        return fid_inception_v3(shape, weights=None)
+    if isinstance(weights, str) and weights == "standard":
+        cached = cached_fid_weights()
+        if cached is None:
+            raise WeightsUnavailableError(f"The standard FID Inception weights are not in the Keras cache. "
+                                          f"{_fid_weights_help()}")
+        return fid_inception_v3(shape, weights=cached)
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"FID Inception weights file '{path}' does not exist. {_fid_weights_help()}")
+    if path.suffix == ".pth":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            converted = convert_pytorch_fid_weights(path, Path(tmp) / "fid_inception.weights.h5")
+            return fid_inception_v3(shape, weights=converted)
+    return fid_inception_v3(shape, weights=path)
+
+
+def describe_extractor(extractor):
+    """Which feature network an extractor is, in words, for every printed FID: the
+    standard FID Inception, keras.applications' InceptionV3 (not comparable with papers)
+    or another model (named)."""
+    if extractor is None:
+        return None
+    name = getattr(extractor, "name", "")
+    if name == "fid_inception_v3":
+        return STANDARD_FID_LABEL
+    if name == "inception_v3":
+        return KERAS_INCEPTION_LABEL
+    return f"custom feature extractor '{name or type(extractor).__name__}' (not comparable with papers)"
+
+
+def load_feature_extractor(weights):
+    """A feature extractor from a weights file of either network: a pytorch-fid `.pth`
+    or a converted `.weights.h5` gives the standard FID Inception; a file that does not
+    fit it is loaded into keras.applications' InceptionV3 (non-standard)."""
+    path = Path(weights).expanduser()
+    if path.suffix == ".pth":
+        return fid_inception_extractor(path)
+    if path.is_file():
+        try:
+            return fid_inception_extractor(path)
+        except Exception:  # not the FID network's weights: try keras.applications' InceptionV3
+            pass
+    return inception_feature_extractor(weights=weights)
 
 
 def _batches(data, batch_size, element):
@@ -110,35 +221,69 @@ def _batches(data, batch_size, element):
         yield data[start:start + batch_size]
 
 
-def prepare_images(images, input_size=INCEPTION_SIZE, channels=3):
-    """[-1, 1] float or uint8 images -> float32 [-1, 1], resized bilinearly to
-    `input_size` (None keeps the size), grey repeated to `channels`."""
+def _clean_resize(images, input_size):
+    """clean-fid's "clean" mode (`make_resizer("PIL", False, "bicubic", ...)`): each
+    channel resized on its own as a float32 PIL image with bicubic filtering (PIL
+    antialiases when it shrinks), clipped to [0, 255], then scaled by (x - 128) / 128 as
+    clean-fid does before its Inception network. `images` are in [0, 255]."""
+    from PIL import Image
+
+    out = np.empty((len(images), input_size, input_size, images.shape[-1]), np.float32)
+    for i, image in enumerate(images):
+        for c in range(image.shape[-1]):
+            channel = Image.fromarray(image[..., c].astype(np.float32), mode="F")
+            channel = channel.resize((input_size, input_size), resample=Image.BICUBIC)
+            out[i, ..., c] = np.asarray(channel).clip(0, 255)
+    return tf.constant((out - 128.0) / 128.0)
+
+
+def prepare_images(images, input_size=INCEPTION_SIZE, channels=3, resize="bilinear"):
+    """[-1, 1] float or uint8 images -> float32 in about [-1, 1], resized to `input_size`
+    (None keeps the size), grey repeated to `channels`.
+
+    `resize="bilinear"`: bilinear without antialiasing, what pytorch-fid does
+    (`F.interpolate(..., mode="bilinear", align_corners=False)`). `resize="clean"`:
+    clean-fid's default mode, PIL bicubic per channel in float on the [0, 255] values
+    (float images are mapped there as (x + 1) * 127.5, uint8 ones as they are; pass uint8
+    to match clean-fid on image files exactly), then (x - 128) / 128.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}; received resize={resize!r}")
     images = tf.convert_to_tensor(images)
+    if channels == 3 and images.shape[-1] == 1:
+        images = tf.repeat(images, 3, axis=-1)
+    if resize == "clean":
+        values = tf.cast(images, tf.float32) if images.dtype == tf.uint8 else \
+            (tf.cast(images, tf.float32) + 1.0) * 127.5
+        return _clean_resize(np.asarray(values), input_size or int(images.shape[1]))
     if images.dtype == tf.uint8:
         images = tf.cast(images, tf.float32) / 127.5 - 1.0
     images = tf.cast(images, tf.float32)
-    if channels == 3 and images.shape[-1] == 1:
-        images = tf.repeat(images, 3, axis=-1)
     if input_size is not None and tuple(images.shape[1:3]) != (input_size, input_size):
         images = tf.image.resize(images, (input_size, input_size), method="bilinear", antialias=False)
     return images
 
 
-def compute_features(data, extractor=None, *, input_size="auto", batch_size=32, element=None, progress=True):
+def compute_features(data, extractor=None, *, input_size="auto", batch_size=32, element=None, progress=True,
+                     resize="bilinear"):
     """Features of every image in `data`, shape (N, features).
 
     Args:
         data: images (N, H, W, C) in [-1, 1] (or uint8), or a `tf.data` dataset of such
             batches; a dataset of tuples needs `element` (0 inputs, 1 targets).
         extractor: a Keras model from images to feature vectors; None builds
-            `inception_feature_extractor()`.
+            `fid_inception_extractor()` (the standard FID network; its converted
+            weights must be in the Keras cache).
         input_size: the square size images are resized to; "auto" takes it from the
             extractor's input shape (keeping the images' size if that is None).
         batch_size: images per forward pass for arrays (a dataset keeps its batches).
         progress: show a `keras.utils.Progbar`.
+        resize: "bilinear" (pytorch-fid) or "clean" (clean-fid); see `prepare_images`.
     """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {RESIZE_MODES}; received resize={resize!r}")
     if extractor is None:
-        extractor = inception_feature_extractor()
+        extractor = fid_inception_extractor()
     if input_size == "auto":
         input_size = extractor.input_shape[1]
     channels = extractor.input_shape[-1]
@@ -151,7 +296,7 @@ def compute_features(data, extractor=None, *, input_size="auto", batch_size=32, 
         if progress else None
     features = []
     for i, batch in enumerate(_batches(data, batch_size, element)):
-        x = prepare_images(batch, input_size, channels)
+        x = prepare_images(batch, input_size, channels, resize=resize)
         features.append(np.asarray(extractor(x, training=False), dtype=np.float64).reshape(len(batch), -1))
         if bar is not None:
             bar.update(sum(len(f) for f in features) if not isinstance(data, tf.data.Dataset) else i + 1)
@@ -258,12 +403,14 @@ def kernel_inception_distance(feats_a, feats_b, subsets=100, subset_size=1000, s
 # Scoring a generator on a paired split (`kerasi2i evaluate`)
 
 
-def evaluate_generator(generator, dataset, extractor=None, kid_subset_size=1000):
+def evaluate_generator(generator, dataset, extractor=None, kid_subset_size=1000, resize="bilinear"):
     """Scores of `generator` on a paired dataset of `(input, target)` batches in [-1, 1].
 
     L1, PSNR, SSIM, sharpness and MS-SSIM (with `kerasi2i.metrics.ms_ssim_scales` scales;
     left out for images under 22 px, where it would be plain SSIM), averaged over images;
-    with a feature `extractor`, also FID and KID between outputs and targets.
+    with a feature `extractor`, also FID and KID between outputs and targets (images
+    resized as `resize` says, see `prepare_images`), and `fid_network`: which network
+    they come from, in words (`describe_extractor`).
     Returns a dict of floats (plus `ms_ssim_scales` and `images`).
     """
     from kerasi2i import metrics
@@ -283,8 +430,8 @@ def evaluate_generator(generator, dataset, extractor=None, kid_subset_size=1000)
         for name, fn in fns.items():
             values[name].extend(np.asarray(fn(y, out)).tolist())
         if extractor is not None:
-            feats_out.append(compute_features(out, extractor, progress=False))
-            feats_true.append(compute_features(y, extractor, progress=False))
+            feats_out.append(compute_features(out, extractor, progress=False, resize=resize))
+            feats_true.append(compute_features(y, extractor, progress=False, resize=resize))
     result = {name: float(np.mean(v)) for name, v in values.items()}
     result["ms_ssim_scales"] = scales
     result["images"] = len(values["l1"])
@@ -292,6 +439,8 @@ def evaluate_generator(generator, dataset, extractor=None, kid_subset_size=1000)
         a, b = np.concatenate(feats_true), np.concatenate(feats_out)
         result["fid"] = frechet_distance(a, b)
         result["kid"] = kernel_inception_distance(a, b, subsets=100, subset_size=kid_subset_size)
+        result["fid_network"] = describe_extractor(extractor)
+        result["fid_resize"] = resize
     return result
 
 
@@ -301,11 +450,14 @@ METRIC_LABELS = {"l1": "L1 (lower is better)", "psnr": "PSNR dB", "ssim": "SSIM"
 
 
 def run_evaluation(model, data, *, split="test", direction="AtoB", image_size=None, fid_weights=None,
-                   json_path=None, batch_size=8, printer=print):
+                   json_path=None, batch_size=8, printer=print, on_bad="raise"):
     """`kerasi2i evaluate`: score a saved generator on a paired split, print a table and
     optionally write the scores as JSON. FID/KID are computed when `fid_weights` (a
-    weights file) is given or the ImageNet weights are in the Keras cache; otherwise a
-    line says why they are skipped. Returns the dict of scores."""
+    weights file of either network, `load_feature_extractor`) is given, or else with the
+    standard FID Inception when its converted weights are in the Keras cache, or else
+    with keras.applications' InceptionV3 (non-standard) when its ImageNet weights are;
+    the table says which network; otherwise a line says why they are skipped. `on_bad="skip"` leaves unreadable images out with a
+    warning (as `load_paired`). Returns the dict of scores."""
     import json
 
     from kerasi2i import data as kdata
@@ -319,21 +471,26 @@ def run_evaluation(model, data, *, split="test", direction="AtoB", image_size=No
     path = resolve_data(data, size)
     ds = kdata.load_paired(path, split, direction=direction, image_size=size, training=False,
                            input_channels=generator.input_shape[-1], output_channels=generator.output_shape[-1],
-                           batch_size=batch_size)
+                           batch_size=batch_size, on_bad=on_bad)
     extractor, skipped = None, None
     if fid_weights is not None:
-        extractor = inception_feature_extractor(weights=fid_weights)
+        extractor = load_feature_extractor(fid_weights)
+    elif cached_fid_weights() is not None:
+        extractor = fid_inception_extractor("standard")
     elif cached_inception_weights() is not None:
         extractor = inception_feature_extractor(weights="imagenet")
     else:
-        skipped = ("FID/KID skipped: no InceptionV3 weights (pass --fid-weights FILE, or put "
-                   f"{INCEPTION_WEIGHTS_FILE} in {_keras_cache_dirs()[0]}; get it from {INCEPTION_WEIGHTS_URL}).")
+        skipped = ("FID/KID skipped: no Inception weights. For the standard FID network (comparable with "
+                   f"papers): {_fid_weights_help()} Or, non-standard (not comparable with papers): put "
+                   f"{INCEPTION_WEIGHTS_FILE} (from {INCEPTION_WEIGHTS_URL}) in {_keras_cache_dirs()[0]}.")
     scores = evaluate_generator(generator, ds, extractor=extractor)
     printer(f"{Path(str(model)).name} on {path} [{split}, {direction}, {size} px, {scores['images']} images]")
     for key, label in METRIC_LABELS.items():
         if key in scores:
             note = f"  ({scores['ms_ssim_scales']} scales)" if key == "ms_ssim" else ""
             printer(f"  {label:<38s}{scores[key]:10.4f}{note}")
+    if "fid_network" in scores:
+        printer(f"  FID/KID network: {scores['fid_network']}")
     if "ms_ssim" not in scores:
         printer(f"  MS-SSIM skipped: {size} px images are too small for 2 scales (needs 22 px or more).")
     if skipped:

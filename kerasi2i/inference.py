@@ -1,11 +1,14 @@
 """Translating image files of any size with a trained generator."""
+import os
+import warnings
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 from PIL import Image
 
-from kerasi2i.data.checks import IMAGE_EXTENSIONS
+from kerasi2i.data.checks import IMAGE_EXTENSIONS, MAX_PIXELS, ImageTooLargeError, check_pixel_count
 
 FIT_MODES = ("resize", "pad")
 DIRECTIONS = ("AtoB", "BtoA")
@@ -44,20 +47,84 @@ def generator_file(model, direction=None):
     return model
 
 
+class ModelFileError(ValueError):
+    """A model file is not a usable image-to-image generator; the message names the file."""
+
+
 def load_generator(path):
-    """Load a saved generator (`generator.keras`), with a clear error for a wrong path."""
+    """Load a saved generator (`generator.keras`), with one clear sentence naming the file
+    when it is missing, not a Keras model file, or not an image-to-image generator (see
+    `check_generator`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Model file '{path}' does not exist (expected a .keras file from training).")
+    if path.is_dir():
+        raise ModelFileError(f"'{path}' is a folder, not a .keras model file.")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"'{path}' is not a Keras model file: a .keras file is a zip archive written by model.save(), "
+            f"and this one is not (damaged, truncated, or another format)."
+        )
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    if "config.json" not in names:
+        raise ModelFileError(
+            f"'{path}' is a zip archive but not a Keras model file: it has no config.json "
+            f"(it holds {sorted(names)[:5] or 'nothing'})."
+        )
     import kerasi2i.models  # noqa: F401  (registers the custom layers)
 
-    return keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for a bad config or weights
+        reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+        raise ModelFileError(f"Could not load '{path}' as a Keras model ({type(err).__name__}: {reason}).") from None
+    check_generator(model, path)
+    return model
 
 
-def read_rgb(path, channels=3):
+def check_generator(model, path="the model", fixed_size=False):
+    """Raise ModelFileError unless `model` maps one image batch (None, H, W, 1 or 3) to an
+    image batch with 1 or 3 channels. `fixed_size=True` also requires H and W to be known
+    (`kerasi2i translate` resizes inputs to them)."""
+    inputs = model.inputs if isinstance(model.inputs, (list, tuple)) else [model.inputs]
+    if len(inputs) != 1:
+        raise ModelFileError(f"'{path}' takes {len(inputs)} inputs; an image-to-image generator takes one image.")
+    in_shape = tuple(inputs[0].shape)
+    out_shape = model.output_shape
+    if isinstance(out_shape, list) or (isinstance(out_shape, tuple) and out_shape and isinstance(out_shape[0], tuple)):
+        raise ModelFileError(f"'{path}' has {len(out_shape)} outputs; an image-to-image generator returns one image.")
+    out_shape = tuple(out_shape)
+    if len(in_shape) != 4 or in_shape[-1] not in (1, 3):
+        raise ModelFileError(
+            f"'{path}' takes input of shape {in_shape}; an image generator takes (batch, height, width, 1 or 3)."
+        )
+    if len(out_shape) != 4 or out_shape[-1] not in (1, 3):
+        raise ModelFileError(
+            f"'{path}' outputs shape {out_shape}, not an image batch (batch, height, width, 1 or 3): "
+            f"it is not an image-to-image generator (a classifier?)."
+        )
+    if fixed_size and (in_shape[1] is None or in_shape[2] is None):
+        raise ModelFileError(
+            f"'{path}' accepts any image size (input shape {in_shape}); translating needs a generator "
+            f"with a fixed input size such as (256, 256, 3). Save it with that input shape."
+        )
+
+
+def read_rgb(path, channels=3, max_pixels=MAX_PIXELS):
     """Read any image file PIL can open as uint8 with 1 or 3 channels; alpha is
-    composited over white."""
-    with Image.open(path) as im:
+    composited over white. An image whose header declares more than `max_pixels`
+    pixels raises `ImageTooLargeError` before it is decoded."""
+    with warnings.catch_warnings():  # check_pixel_count replaces PIL's DecompressionBombWarning
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as err:
+            raise ImageTooLargeError(f"{path if isinstance(path, (str, Path)) else 'The image'} is too large "
+                                     f"to decode ({err}).") from None
+    with im:
+        name = f"'{path}'" if isinstance(path, (str, Path)) else "The image"
+        check_pixel_count(im.width, im.height, name, max_pixels)
         im.load()
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             im = im.convert("RGBA")
@@ -104,14 +171,80 @@ def translate_array(generator, image, fit="resize", training=False):
     return np.asarray(out.resize((w, h), Image.BICUBIC))
 
 
-def translate_files(generator, inputs, output_dir, fit="resize", verbose=True):
+def _same_path(a, b):
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def plan_outputs(files, output_dir, overwrite=False):
+    """Map input files to `output_dir/<stem>.png`, refusing anything that would lose data.
+
+    Raises FileExistsError, before anything is written, when two inputs share a stem
+    (`a.jpg` and `a.png`), when an output would replace one of the inputs (same folder
+    in and out), or, unless `overwrite`, when an output file already exists. Returns
+    `(plan, skipped)`: `plan` is a list of (input, target); `skipped` lists
+    (input, reason) for outputs that cannot be written (a folder has the name).
+    """
+    output_dir = Path(output_dir)
+    by_target = {}
+    for f in files:
+        by_target.setdefault(output_dir / (f.stem + ".png"), []).append(f)
+    clashes = {t: fs for t, fs in by_target.items() if len(fs) > 1}
+    if clashes:
+        t, fs = next(iter(clashes.items()))
+        raise FileExistsError(
+            f"{len(clashes)} output name(s) would be written by more than one input: "
+            f"{' and '.join(repr(str(f)) for f in fs)} would both become '{t}'. Rename one or translate them "
+            f"into separate folders; nothing was written."
+        )
+    for t, (f,) in by_target.items():
+        if any(_same_path(t, g) for g in files):
+            raise FileExistsError(
+                f"Writing '{t}' would replace the input image it is made from ('{f}'): choose an --output "
+                f"folder other than the input folder; nothing was written."
+            )
+    plan, skipped, existing = [], [], []
+    for t, (f,) in by_target.items():
+        if t.is_dir():
+            skipped.append((f, f"the output path '{t}' is a folder"))
+        elif t.exists() or t.is_symlink():
+            existing.append(t)
+            plan.append((f, t))
+        else:
+            plan.append((f, t))
+    if existing and not overwrite:
+        shown = ", ".join(f"'{t.name}'" for t in existing[:3]) + (" ..." if len(existing) > 3 else "")
+        raise FileExistsError(
+            f"{len(existing)} output file(s) already exist in '{output_dir}' ({shown}); pass --overwrite "
+            f"(overwrite=True) to replace them, or choose another --output folder; nothing was written."
+        )
+    return plan, skipped
+
+
+def _save_png_atomic(array, target):
+    """Write a PNG through a temporary file in the same folder, so a failure leaves no half file."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(tmp, "PNG")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, overwrite=False,
+                    max_pixels=MAX_PIXELS):
     """Translate a file or every image in a folder into `output_dir` (PNG, same names).
 
-    A file that cannot be read is reported and skipped. Returns (written, failed) lists.
+    Nothing is ever overwritten without `overwrite=True`, and an input is never
+    overwritten at all (see `plan_outputs`; those problems raise before anything is
+    written). A file that cannot be read or is larger than `max_pixels`, or whose
+    output cannot be written, is reported and skipped. Returns (written, failed) lists.
     """
     inputs = Path(inputs)
     if inputs.is_dir():
-        files = sorted(p for p in inputs.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(p for p in inputs.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         if not files:
             raise FileNotFoundError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in '{inputs}'.")
     elif inputs.exists():
@@ -119,20 +252,36 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True):
     else:
         raise FileNotFoundError(f"Input '{inputs}' does not exist.")
     output_dir = Path(output_dir)
+    if inputs.is_dir() and _same_path(inputs, output_dir):
+        raise FileExistsError(
+            f"The output folder '{output_dir}' is the input folder: the translations would replace the "
+            f"originals. Choose another --output folder; nothing was written."
+        )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"The output path '{output_dir}' is a file, not a folder; nothing was written.")
+    plan, failed = plan_outputs(files, output_dir, overwrite=overwrite)
+    if verbose:
+        for f, reason in failed:
+            print(f"skipped {f}: {reason}")
     output_dir.mkdir(parents=True, exist_ok=True)
     in_c = generator.input_shape[-1]
-    written, failed = [], []
-    for f in files:
+    written = []
+    for f, target in plan:
         try:
-            image = read_rgb(f, in_c)
+            image = read_rgb(f, in_c, max_pixels=max_pixels)
         except Exception as err:  # PIL raises many types for broken files
             failed.append((f, f"{type(err).__name__}: {err}"))
             if verbose:
                 print(f"skipped {f}: cannot read it as an image ({type(err).__name__}: {err})")
             continue
         out = translate_array(generator, image, fit=fit)
-        target = output_dir / (f.stem + ".png")
-        Image.fromarray(out[..., 0] if out.ndim == 3 and out.shape[-1] == 1 else out).save(target)
+        try:
+            _save_png_atomic(out, target)
+        except OSError as err:
+            failed.append((f, f"cannot write '{target}' ({type(err).__name__}: {err})"))
+            if verbose:
+                print(f"skipped {f}: cannot write '{target}' ({type(err).__name__}: {err})")
+            continue
         written.append(target)
         if verbose:
             print(f"{f} -> {target}")

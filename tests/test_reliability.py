@@ -114,3 +114,194 @@ def test_decode_verdict_is_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="a.png"):
         decode_check(f)
     assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- translate: never lose a byte
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    from kerasi2i.models import unet_generator
+
+    path = tmp_path_factory.mktemp("model") / "generator.keras"
+    unet_generator((32, 32, 3), base_filters=4).save(path)
+    return path
+
+
+def translate(*args):
+    from kerasi2i.cli import main
+
+    return main(["translate", *map(str, args)])
+
+
+def image_folder(folder, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(side_by_side(i)[:, :SIZE]).save(folder / name)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_translate_into_the_input_folder_is_refused_and_originals_stay(tmp_path, model_file, capsys):
+    folder = tmp_path / "photos"
+    before = image_folder(folder, ["a_good.png", "b.jpg"])
+    assert translate("--model", model_file, "--input", folder, "--output", folder) == 2
+    assert "input folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # the same folder spelled differently, and even with --overwrite
+    assert translate("--model", model_file, "--input", folder, "--output", folder / ".." / "photos",
+                     "--overwrite") == 2
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_translate_a_single_file_onto_itself_is_refused_even_with_overwrite(tmp_path, model_file, capsys):
+    folder = tmp_path / "photos"
+    before = image_folder(folder, ["a.png"])
+    assert translate("--model", model_file, "--input", folder / "a.png", "--output", folder, "--overwrite") == 2
+    assert "replace the input image" in capsys.readouterr().err
+    assert (folder / "a.png").read_bytes() == before["a.png"]
+
+
+def test_two_inputs_with_the_same_stem_are_an_error_before_writing(tmp_path, model_file, capsys):
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["a.jpg", "a.png", "b.png"])
+    out = tmp_path / "out"
+    assert translate("--model", model_file, "--input", inputs, "--output", out, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "a.jpg" in err and "a.png" in err and "nothing was written" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, model_file, capsys):
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"my own file")
+    assert translate("--model", model_file, "--input", inputs, "--output", out) == 2
+    err = capsys.readouterr().err
+    assert "a.png" in err and "--overwrite" in err and "nothing was written" in err
+    assert (out / "a.png").read_bytes() == b"my own file" and not (out / "b.png").exists()
+    assert translate("--model", model_file, "--input", inputs, "--output", out, "--overwrite") == 0
+    assert Image.open(out / "a.png").size == (SIZE, SIZE) and (out / "b.png").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_a_folder_named_like_an_output_is_reported_and_skipped(tmp_path, model_file, capsys):
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)
+    code = translate("--model", model_file, "--input", inputs, "--output", out)
+    captured = capsys.readouterr()
+    assert code == 3  # EXIT_SKIPPED: finished, but not everything was translated
+    assert "a.png" in captured.out and "is a folder" in captured.out
+    assert (out / "a.png").is_dir() and (out / "b.png").is_file()
+
+
+def test_skipped_inputs_give_exit_code_3(tmp_path, model_file, capsys):
+    from kerasi2i.cli import EXIT_SKIPPED
+
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["good.png"])
+    (inputs / "broken.jpg").write_bytes(b"not an image")
+    assert translate("--model", model_file, "--input", inputs, "--output", tmp_path / "out") == EXIT_SKIPPED == 3
+    assert "broken.jpg" in capsys.readouterr().out
+    assert (tmp_path / "out" / "good.png").exists()
+
+
+def test_translate_refuses_a_pixel_bomb_before_decoding(tmp_path, model_file, capsys):
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["good.png"])
+    (inputs / "bomb.png").write_bytes(bomb_png())
+    assert len((inputs / "bomb.png").read_bytes()) < 250
+    code = translate("--model", model_file, "--input", inputs, "--output", tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert code == 3 and "bomb.png" in printed and "12000x12000" in printed
+    # a lower --max-pixels skips images above it
+    code = translate("--model", model_file, "--input", inputs / "good.png", "--output", tmp_path / "out2",
+                     "--max-pixels", SIZE * SIZE - 1)
+    assert code == 3 and not (tmp_path / "out2" / "good.png").exists()
+
+
+def _save(model, path):
+    model.save(path)
+    return path
+
+
+def bad_models(folder):
+    import keras
+
+    folder.mkdir(exist_ok=True)
+    (folder / "random.keras").write_bytes(np.random.default_rng(0).bytes(4096))
+    import zipfile
+
+    with zipfile.ZipFile(folder / "noconfig.keras", "w") as zf:
+        zf.writestr("metadata.json", "{}")
+    inp = keras.Input((None, None, 3))
+    anysize = _save(keras.Model(inp, keras.layers.Conv2D(3, 3, padding="same")(inp)), folder / "anysize.keras")
+    a, b = keras.Input((32, 32, 3)), keras.Input((32, 32, 3))
+    two = _save(keras.Model([a, b], keras.layers.Add()([a, b])), folder / "two_inputs.keras")
+    c = keras.Input((32, 32, 3))
+    classifier = _save(keras.Model(c, keras.layers.Dense(10)(keras.layers.Flatten()(c))), folder / "classifier.keras")
+    return {"random.keras": "not a Keras model file", "noconfig.keras": "no config.json",
+            anysize.name: "fixed input size", two.name: "2 inputs", classifier.name: "not an image"}
+
+
+def test_bad_model_files_each_get_one_clear_sentence(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    image_folder(inputs, ["a.png"])
+    for name, phrase in bad_models(tmp_path / "models").items():
+        out = tmp_path / f"out_{name}"
+        code = translate("--model", tmp_path / "models" / name, "--input", inputs, "--output", out)
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert name in err and phrase in err, (name, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()  # nothing written, no garbage PNGs
+
+
+# ---------------------------------------------------------------- evaluate: bad images, bad FID weights
+
+def evaluation_data(root):
+    berkeley(root)
+    (root / "test").mkdir()
+    for i in range(2):
+        (root / "test" / f"{i}.png").write_bytes(png_bytes(side_by_side(i)))
+    (root / "test" / "broken.png").write_bytes(corrupt_middle(png_bytes(side_by_side(9))))
+    return root
+
+
+def test_evaluate_names_a_corrupt_png_and_on_bad_skip_scores_the_rest(tmp_path, model_file, capsys):
+    from kerasi2i.cli import main
+
+    data = evaluation_data(tmp_path / "ds")
+    args = ["evaluate", "--model", str(model_file), "--data", str(data), "--json", str(tmp_path / "s.json")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "--on-bad skip" in err and "Traceback" not in err
+    with pytest.warns(UserWarning, match="Skipped 1 of 3"):
+        assert main(args + ["--on-bad", "skip"]) == 0
+    import json
+
+    assert json.loads((tmp_path / "s.json").read_text())["images"] == 2
+
+
+@pytest.mark.parametrize("name", ["junk.h5", "junk.weights.h5", "junk.keras", "junk.bin"])
+def test_fid_weights_that_are_not_weights_give_a_clear_error(tmp_path, name):
+    from kerasi2i.evaluation import WeightsUnavailableError, inception_feature_extractor
+
+    bad = tmp_path / name
+    bad.write_bytes(np.random.default_rng(0).bytes(2048))
+    with pytest.raises(WeightsUnavailableError, match=f"{name}.*not an InceptionV3"):
+        inception_feature_extractor(weights=str(bad), input_size=75)
+
+
+def test_evaluate_cli_with_bad_fid_weights_is_one_line(tmp_path, model_file, capsys):
+    from kerasi2i.cli import main
+
+    data = evaluation_data(tmp_path / "ds")
+    (data / "test" / "broken.png").unlink()
+    bad = tmp_path / "weights.h5"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["evaluate", "--model", str(model_file), "--data", str(data), "--fid-weights", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "weights.h5" in err and "not an InceptionV3" in err and "Traceback" not in err
