@@ -4,8 +4,14 @@ browser download is not used). The browser test is skipped only where /usr/bin/c
 or the playwright package is missing; CI installs both."""
 import io
 import json
+import os
 import shutil
+import socket
+import struct
+import subprocess
+import sys
 import threading
+import zlib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -70,7 +76,8 @@ def test_page_info_and_samples(server):
     assert status == 200 and ctype.startswith("text/html") and b'type="file"' in body
     status, _, body = _request(url + "api/info")
     info = json.loads(body)
-    assert info == {"model": "unet_generator", "input_shape": [32, 32, 3], "samples": ["dark", "gradient"]}
+    assert info == {"model": "unet_generator", "input_shape": [32, 32, 3], "samples": ["dark", "gradient"],
+                    "max_bytes": 20 * 1024 * 1024, "canvas": None}
     status, ctype, body = _request(url + "samples/1.png")
     assert status == 200 and ctype == "image/png"
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(body))), _test_image(32, 32))
@@ -99,6 +106,310 @@ def test_translate_api_rejects_bad_uploads(server):
         httpd.RequestHandlerClass.app.max_bytes = limit
 
 
+# --------------------------------------------------------------------------------------
+# Hardening (issue 15): bad requests get a status and a reason, the server keeps serving
+# --------------------------------------------------------------------------------------
+def _raw(port, head, body=b"", timeout=30):
+    """Send raw request bytes to 127.0.0.1:port, close our side, and read the reply:
+    (status, header text, body); status None when the server cut the connection."""
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(head + body)
+            sock.shutdown(socket.SHUT_WR)
+            while len(data) < 10_000_000:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    if not data.startswith(b"HTTP/"):
+        return None, "", data
+    head_part, _, reply = data.partition(b"\r\n\r\n")
+    return int(head_part.split(b" ", 2)[1]), head_part.decode("latin-1"), reply
+
+
+def _post_head(port, *headers, host=None):
+    lines = [b"POST /api/translate HTTP/1.1", b"Host: " + (host or f"127.0.0.1:{port}").encode(), *headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _bomb_png(width, height):
+    """A PNG whose header declares width x height over a few bytes of data (intact end)."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _assert_good_request_still_served(url):
+    status, ctype, body = _request(url + "api/translate", _png(_test_image()))
+    assert status == 200 and ctype == "image/png"
+    assert np.asarray(Image.open(io.BytesIO(body))).shape == _test_image().shape
+
+
+def test_bad_requests_get_a_reason_and_the_server_keeps_serving(server, capfd):
+    url, httpd = server
+    port = httpd.server_address[1]
+    png = _png(_test_image())
+    cases = [  # (what, request bytes, expected status, a word of the reason)
+        ("negative length", _post_head(port, b"Content-Length: -1") + png, 400, "Content-Length"),
+        ("letters", _post_head(port, b"Content-Length: abc") + png, 400, "Content-Length"),
+        ("a float", _post_head(port, b"Content-Length: 1e3") + png, 400, "Content-Length"),
+        ("a sign", _post_head(port, b"Content-Length: +12") + png, 400, "Content-Length"),
+        ("superscript two (latin-1)", _post_head(port, b"Content-Length: \xb2") + png, 400, "Content-Length"),
+        ("Arabic-Indic digits (UTF-8)", _post_head(port, "Content-Length: ١٢".encode()) + png, 400,
+         "Content-Length"),
+        ("two lengths", _post_head(port, b"Content-Length: 5", b"Content-Length: 7") + png, 400, "Content-Length"),
+        ("no length", _post_head(port), 411, "Content-Length"),
+        ("chunked", _post_head(port, b"Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n", 411, "chunked"),
+        ("200 MB declared", _post_head(port, b"Content-Length: 209715200"), 413, "at most"),
+        ("a 40-digit length", _post_head(port, b"Content-Length: " + b"9" * 40), 413, "at most"),
+        ("body shorter than declared", _post_head(port, b"Content-Length: 1000") + png[:100], 400, "ended after"),
+        ("not an image", _post_head(port, b"Content-Length: 20") + b"this is not an image", 400, "Not an image"),
+        ("truncated PNG", _post_head(port, b"Content-Length: %d" % (len(png) // 2)) + png[:len(png) // 2], 400,
+         "Not an image"),
+        ("pixel bomb", _post_head(port, b"Content-Length: %d" % len(_bomb_png(12000, 12000)))
+         + _bomb_png(12000, 12000), 400, "pixels"),
+        ("superscript sample", b"GET /samples/\xb2.png HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port, 404, "Not found"),
+        ("Arabic-Indic sample", "GET /samples/١.png HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n".format(port).encode(),
+         404, "Not found"),
+        ("huge sample index", b"GET /samples/%s.png HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (b"9" * 5000, port),
+         404, "Not found"),
+    ]
+    for what, request, expected, reason in cases:
+        status, head, body = _raw(port, request)
+        assert status == expected, (what, status, body[:200])
+        text = body.decode("utf-8")
+        assert "text/plain" in head and reason in text, (what, text)
+        assert "object at 0x" not in text and "Traceback" not in text, (what, text)
+    # Each of them was answered by the server itself: no handler died with a traceback.
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "Exception" not in captured.err, captured.err[-2000:]
+    _assert_good_request_still_served(url)
+
+
+def test_error_replies_name_the_problem_not_a_python_object():
+    app = DemoApp(unet_generator((16, 16, 3), base_filters=4))
+    with pytest.raises(ValueError) as err:
+        app.translate_bytes(b"GIF89a but not really")
+    assert "Not an image" in str(err.value) and "object at 0x" not in str(err.value) and "BytesIO" not in str(err.value)
+    with pytest.raises(ValueError, match="6300x6300 = 39,690,000 pixels, more than the limit of 1,000,000"):
+        DemoApp(unet_generator((16, 16, 3), base_filters=4), max_pixels=1_000_000).translate_bytes(_bomb_png(6300, 6300))
+
+
+def test_decodes_are_bounded(monkeypatch):
+    """Six uploads at once: at most max_decodes of them are decoded (and translated) at a
+    time, so six large images never sit in memory together."""
+    import kerasi2i.serve as kserve
+
+    active, peak, guard = [0], [0], threading.Lock()
+    real_read_rgb = kserve.read_rgb
+
+    def counting_read_rgb(*args, **kwargs):
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            threading.Event().wait(0.2)  # a slow decode, so that overlapping calls would show
+            return real_read_rgb(*args, **kwargs)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(kserve, "read_rgb", counting_read_rgb)
+    png = _png(_test_image())
+    for max_decodes in (1, 2):
+        app = DemoApp(unet_generator((16, 16, 3), base_filters=4), max_decodes=max_decodes)
+        peak[0] = 0
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(app.translate_bytes(png))) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert len(results) == 6 and all(r[:8] == b"\x89PNG\r\n\x1a\n" for r in results)
+        assert peak[0] == max_decodes
+
+
+def test_host_and_origin_must_be_this_server(server):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends
+    `Host: evil.example:PORT`; it must not read /api/info or post images."""
+    url, httpd = server
+    port = httpd.server_address[1]
+
+    def get(host, path="/api/info"):
+        return _raw(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+        status, _, body = get(host)
+        assert status == 200 and json.loads(body)["model"] == "unet_generator", host
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}", "127.0.0.1",
+                 f"127.0.0.1.evil.example:{port}", f"user@127.0.0.1:{port}", f"[::1]x:{port}"):
+        for path in ("/api/info", "/", "/samples/0.png"):
+            status, _, body = get(host, path)
+            assert status == 403 and b"not this server's address" in body, (host, path, status)
+    status, _, body = _raw(port, b"GET /api/info HTTP/1.0\r\n\r\n")  # no Host at all
+    assert status == 403 and b"no Host" in body
+    png = _png(_test_image())
+    length = b"Content-Length: %d" % len(png)
+    status, _, body = _raw(port, _post_head(port, length, host=f"evil.example:{port}") + png)
+    assert status == 403
+    for origin in (f"http://evil.example:{port}", "null", f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"):
+        status, _, body = _raw(port, _post_head(port, length, b"Origin: " + origin.encode()) + png)
+        assert status == 403 and b"origin" in body, origin
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        status, head, body = _raw(port, _post_head(port, length, b"Origin: " + origin.encode()) + png)
+        assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n", origin
+
+
+def test_binding_elsewhere_warns():
+    from kerasi2i.serve import host_warning
+
+    assert host_warning("127.0.0.1") is None and host_warning("localhost") is None and host_warning("::1") is None
+    for host in ("0.0.0.0", "", "192.168.1.20", "::"):
+        assert "anyone who can reach port 7860" in host_warning(host, 7860), host
+
+
+def test_slow_senders_are_cut_off_and_connections_capped():
+    """Three connections that trickle a header byte every 0.2 s (never idle long enough for
+    the socket timeout) fill a 3-connection server: a fourth gets 503 at once; the read
+    deadline then closes the three, and a good request is served again."""
+    app = DemoApp(unet_generator((16, 16, 3), base_filters=4))
+    httpd = make_server(app, port=0, timeout=1.0, read_deadline=3.0, max_connections=3)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    port = httpd.server_address[1]
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(3)]
+    stop = threading.Event()
+
+    def trickle():
+        for _ in range(300):  # at most 60 s
+            for sock in slow:
+                try:
+                    sock.send(b"X")
+                except OSError:
+                    pass
+            if stop.wait(0.2):
+                return
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    try:
+        for sock in slow:
+            sock.send(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Slow: " % port)
+        trickler.start()
+        status, _, body = _raw(port, b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+        assert status == 503 and b"Too many connections" in body
+        for sock in slow:  # the server closes each (recv returns b"" or resets), well before 30 s
+            try:
+                assert sock.recv(65536) == b""
+            except ConnectionResetError:
+                pass
+        stop.set()
+        status, _, body = _raw(port, b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+        assert status == 200 and json.loads(body)["input_shape"] == [16, 16, 3]
+    finally:
+        stop.set()
+        for sock in slow:
+            sock.close()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+_MEMORY_SERVER = """
+import sys
+from kerasi2i.models import unet_generator
+from kerasi2i.serve import DemoApp, make_server
+app = DemoApp(unet_generator((32, 32, 3), base_filters=4), max_pixels=1_000_000)
+httpd = make_server(app, port=0, timeout=2.0, read_deadline=10.0)
+print(httpd.server_address[1], flush=True)
+httpd.serve_forever()
+"""
+
+
+def _peak_rss(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def _stream(port, head, total, chunk=1 << 20):
+    """Send head, then up to `total` bytes of body in 1 MB chunks until the server stops
+    reading; then read what it answers. Returns (status or None, bytes sent)."""
+    sent = 0
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            sock.sendall(head)
+            block = b"\0" * chunk
+            while sent < total:
+                sock.sendall(block)
+                sent += chunk
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+        try:
+            while True:
+                part = sock.recv(65536)
+                if not part:
+                    break
+                data += part
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return (int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else None), sent
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak RSS from /proc")
+def test_attacks_leave_the_server_memory_bounded():
+    """A server in its own process: a -1 length with a 200 MB body, a declared 200 MB body,
+    six parallel pixel bombs. Its peak RSS (VmHWM) grows by far less than those sizes, and
+    it still translates afterwards."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen([sys.executable, "-c", _MEMORY_SERVER], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port_line = []
+        reader = threading.Thread(target=lambda: port_line.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=180)
+        assert port_line and port_line[0].strip().isdigit(), "the server did not start"
+        port = int(port_line[0])
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(3):  # warm up: TensorFlow traces and allocates on the first calls
+            _assert_good_request_still_served(url)
+        before = _peak_rss(proc.pid)
+
+        body = 200 * 2**20
+        assert _stream(port, _post_head(port, b"Content-Length: -1"), body)[0] in (400, None)
+        assert _stream(port, _post_head(port, b"Content-Length: abc"), body)[0] in (400, None)
+        assert _stream(port, _post_head(port, b"Content-Length: %d" % body), body)[0] in (413, None)
+        bomb = _bomb_png(6300, 6300)
+        results = []
+        bombs = [threading.Thread(target=lambda: results.append(
+            _raw(port, _post_head(port, b"Content-Length: %d" % len(bomb)) + bomb)[0])) for _ in range(6)]
+        for t in bombs:
+            t.start()
+        for t in bombs:
+            t.join(timeout=60)
+        assert results == [400] * 6
+
+        _assert_good_request_still_served(url)
+        growth = _peak_rss(proc.pid) - before
+        assert growth < 64 * 2**20, f"peak RSS grew by {growth / 2**20:.0f} MB"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert "Traceback" not in err, err[-3000:]
+
+
 def test_samples_from_a_folder_and_from_a_training_run(tmp_path):
     Image.fromarray(_test_image()).save(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("not an image")
@@ -118,6 +429,12 @@ def test_samples_from_a_folder_and_from_a_training_run(tmp_path):
 def test_cli_serve_arguments():
     args = build_parser().parse_args(["serve", "--model", "m.keras"])
     assert (args.command, args.port, args.samples, args.fit) == ("serve", 7860, None, "resize")
+    assert (args.host, args.canvas, args.allow_host) == ("127.0.0.1", "auto", [])
+    args = build_parser().parse_args(["serve", "--model", "m.keras", "--canvas", "facades", "--host", "0.0.0.0",
+                                      "--allow-host", "mybox.lan"])
+    assert (args.host, args.canvas, args.allow_host) == ("0.0.0.0", "facades", ["mybox.lan"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--model", "m.keras", "--canvas", "cityscapes"])
 
 
 def test_upload_in_a_real_browser(server, tmp_path):
