@@ -119,6 +119,7 @@ def inception_weights(tmp_path_factory):
 def test_local_inception_weights_file_loads(inception_weights):
     path, images, expected = inception_weights
     extractor = ev.inception_feature_extractor(weights=str(path), input_size=75)
+    assert ev.describe_extractor(extractor) == ev.KERAS_INCEPTION_LABEL and "NOT the standard" in ev.KERAS_INCEPTION_LABEL
     feats = ev.compute_features(images, extractor, progress=False)
     assert feats.shape == (2, 2048)
     np.testing.assert_allclose(feats, expected, rtol=1e-4, atol=1e-4)
@@ -158,6 +159,7 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tmp_path, monkeypatch, caps
     printed = capsys.readouterr().out
     assert "PSNR" in printed and "MS-SSIM" in printed and "(2 scales)" in printed
     assert "FID/KID skipped" in printed and ev.INCEPTION_WEIGHTS_FILE in printed
+    assert "pt_inception-2015-12-05" in printed and "convert_pytorch_fid_weights" in printed
     scores = json.loads(out.read_text())
     assert scores["images"] == 3 and scores["ms_ssim_scales"] == 2 and "fid" not in scores
     assert all(np.isfinite(scores[k]) for k in ("l1", "psnr", "ssim", "ms_ssim", "sharpness"))
@@ -170,5 +172,89 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tmp_path, monkeypatch, caps
     assert asked == ["my_inception.h5"]
     scores = json.loads(out.read_text())
     assert np.isfinite(scores["fid"]) and scores["fid"] >= 0 and np.isfinite(scores["kid"])
-    assert "FID" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "FID" in printed and "FID/KID network: custom feature extractor 'tiny_extractor'" in printed
+    assert scores["fid_network"].startswith("custom") and scores["fid_resize"] == "bilinear"
     assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(data)]) == 2
+
+
+def test_fid_inception_network_structure():
+    """The standard FID network without torch: shapes, the pooling of each block, and the
+    parameter count of pytorch-fid's network (checked against torch in test_fid_inception.py)."""
+    from kerasi2i.fid_inception import fid_inception_v3
+
+    model = ev.fid_inception_extractor(weights=None, input_size=75)
+    assert model.output_shape == (None, 2048) and model.input_shape == (None, 75, 75, 3)
+    assert ev.describe_extractor(model) == ev.STANDARD_FID_LABEL and "comparable with papers" in ev.STANDARD_FID_LABEL
+    pools = {layer.name.split("_Mixed_")[1]: type(layer).__name__ for layer in model.layers
+             if layer.name.endswith("_pool") and "_Mixed_" in layer.name}
+    assert pools == {"5b_pool": "AveragePooling2D", "5c_pool": "AveragePooling2D", "5d_pool": "AveragePooling2D",
+                     "6a_pool": "MaxPooling2D", "6b_pool": "AveragePooling2D", "6c_pool": "AveragePooling2D",
+                     "6d_pool": "AveragePooling2D", "6e_pool": "AveragePooling2D", "7a_pool": "MaxPooling2D",
+                     "7b_pool": "AveragePooling2D", "7c_pool": "MaxPooling2D"}
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 21_785_568
+    assert model.count_params() == 21_820_000          # + the batch-norm statistics
+    assert fid_inception_v3().input_shape == (None, 299, 299, 3)
+    # TensorFlow's "same" average pooling leaves the padding out of the average, as the
+    # FID network's (count_include_pad=False): a constant image stays constant at the border.
+    pool = model.get_layer("fid_inception_v3_Mixed_5b_pool")
+    np.testing.assert_allclose(pool(np.ones((1, 5, 5, 1), "float32")), 1.0)
+
+
+def test_missing_standard_fid_weights_say_how_to_convert(tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "cached_fid_weights", lambda: None)
+    with pytest.raises(ev.WeightsUnavailableError, match="convert_pytorch_fid_weights") as info:
+        ev.fid_inception_extractor()
+    assert "pt_inception-2015-12-05-6726825d.pth" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ev.fid_inception_extractor(weights=tmp_path / "nope.weights.h5")
+
+
+def _clean_fid_resizer(image_uint8, size):
+    """clean-fid's build_resizer("clean") = make_resizer("PIL", False, "bicubic", (size, size))."""
+    channels = []
+    for idx in range(3):
+        img = Image.fromarray(image_uint8[:, :, idx].astype(np.float32), mode="F")
+        img = img.resize((size, size), resample=Image.BICUBIC)
+        channels.append(np.asarray(img).clip(0, 255).reshape(size, size, 1))
+    return np.concatenate(channels, axis=2).astype(np.float32)
+
+
+def test_clean_resize_is_clean_fids():
+    rng = np.random.default_rng(8)
+    images = rng.integers(0, 256, (2, 40, 56, 3), dtype=np.uint8)
+    got = np.asarray(ev.prepare_images(images, 64, resize="clean"))
+    expected = np.stack([(_clean_fid_resizer(im, 64) - 128) / 128 for im in images])  # clean-fid's scaling
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    # Float images in [-1, 1] are mapped to [0, 255] first.
+    np.testing.assert_allclose(ev.prepare_images(images / 127.5 - 1.0, 64, resize="clean"), expected, atol=1e-4)
+    # Antialiasing: one white stripe in every 3 pixels, shrunk 3x, becomes the mean grey
+    # (85 of 255) with "clean"; the plain bilinear resize (pytorch-fid's) samples the
+    # stripes alone and aliases them into a white image.
+    stripes = np.zeros((1, 96, 96, 3), np.uint8)
+    stripes[:, :, 1::3] = 255
+    clean = np.asarray(ev.prepare_images(stripes, 32, resize="clean"))[0, 8:24, 8:24]
+    bilinear = np.asarray(ev.prepare_images(stripes, 32, resize="bilinear"))[0, 8:24, 8:24]
+    np.testing.assert_allclose(clean, (85 - 128) / 128, atol=0.02)
+    np.testing.assert_allclose(bilinear, 1.0, atol=0.02)
+    with pytest.raises(ValueError, match="resize"):
+        ev.prepare_images(stripes, 32, resize="bicubic")
+    extractor = tiny_extractor()
+    feats = ev.compute_features(images, extractor, resize="clean", progress=False)
+    assert feats.shape == (2, 4) and not np.allclose(feats, ev.compute_features(images, extractor, progress=False))
+
+
+def test_run_evaluation_prefers_the_standard_network(tmp_path, monkeypatch, capsys):
+    model = tmp_path / "generator.keras"
+    unet_generator((32, 32, 3), base_filters=4).save(model)
+    data = make_paired_folder(tmp_path / "pairs")
+    standard = tiny_extractor()
+    standard.name = "fid_inception_v3"     # stands in for the standard network (fast)
+    used = []
+    monkeypatch.setattr(ev, "cached_fid_weights", lambda: tmp_path / "cached.weights.h5")
+    monkeypatch.setattr(ev, "cached_inception_weights", lambda: tmp_path / "keras.h5")
+    monkeypatch.setattr(ev, "fid_inception_extractor", lambda weights="standard": used.append(weights) or standard)
+    monkeypatch.setattr(ev, "inception_feature_extractor", lambda weights: pytest.fail("used the keras network"))
+    scores = ev.run_evaluation(model, data)
+    assert used == ["standard"] and scores["fid_network"] == ev.STANDARD_FID_LABEL
+    assert f"FID/KID network: {ev.STANDARD_FID_LABEL}" in capsys.readouterr().out
