@@ -17,26 +17,49 @@ from kerasi2i.viz import save_grid
 class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Constant for `n_epochs`, then linear decay towards zero over `n_epochs_decay`.
 
-    The reference implementation's ``--lr_policy linear`` (pix2pix and CycleGAN), stepped
-    once per epoch: in epoch e (0-based) the rate is
-    ``initial * (1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1))``.
+    The reference implementation's ``--lr_policy linear`` (pix2pix and CycleGAN):
+    ``LambdaLR`` with ``1 - max(0, epoch + epoch_count - n_epochs) / (n_epochs_decay + 1)``
+    (``epoch_count`` = 1), stepped once per epoch. Where in the epoch it is stepped
+    decides the rates, and the reference changed it (upstream issue #1100):
+
+    - ``update_at="epoch_end"`` (the default; the reference's ``train.py`` until 2020, and
+      PyTorch's documented order): in epoch e (0-based) the rate is
+      ``initial * (1 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1))``: exactly
+      `n_epochs` epochs at the initial rate, then `n_epochs_decay` epochs falling to
+      ``initial / (n_epochs_decay + 1)`` in the last one (never 0).
+    - ``update_at="epoch_start"`` (current upstream ``train.py``, which calls
+      ``model.update_learning_rate()`` at the start of every epoch, so the scheduler has
+      stepped e + 1 times in epoch e): ``initial * (1 - max(0, e + 2 - n_epochs) /
+      (n_epochs_decay + 1))``: the decay starts one epoch earlier, in the last of the
+      `n_epochs` epochs, and the last epoch trains at 0.
+
+    The papers say "keep the same learning rate for the first 100 epochs and linearly
+    decay the rate to zero over the next 100 epochs", which neither order meets exactly.
     The epoch is read from the optimizer's step counter, so the position in the schedule
     is saved and restored with the optimizer.
     """
 
-    def __init__(self, initial_learning_rate=2e-4, steps_per_epoch=1, n_epochs=100, n_epochs_decay=100):
+    UPDATE_AT = ("epoch_end", "epoch_start")
+
+    def __init__(self, initial_learning_rate=2e-4, steps_per_epoch=1, n_epochs=100, n_epochs_decay=100,
+                 update_at="epoch_end"):
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}.")
         if n_epochs < 0 or n_epochs_decay < 0:
             raise ValueError(f"n_epochs and n_epochs_decay must be >= 0, got {n_epochs} and {n_epochs_decay}.")
+        if update_at not in self.UPDATE_AT:
+            raise ValueError(f"update_at must be one of {self.UPDATE_AT}; received update_at={update_at!r}")
         self.initial_learning_rate = float(initial_learning_rate)
         self.steps_per_epoch = int(steps_per_epoch)
         self.n_epochs = int(n_epochs)
         self.n_epochs_decay = int(n_epochs_decay)
+        self.update_at = update_at
 
     def __call__(self, step):
         epoch = ops.floor(ops.cast(step, "float32") / self.steps_per_epoch)
-        past = ops.maximum(0.0, epoch + 1.0 - self.n_epochs)
+        # The reference's `epoch + epoch_count` (epoch_count = 1) as LambdaLR sees it in this epoch.
+        position = epoch + (2.0 if self.update_at == "epoch_start" else 1.0)
+        past = ops.maximum(0.0, position - self.n_epochs)
         factor = ops.maximum(0.0, 1.0 - past / (self.n_epochs_decay + 1.0))
         return self.initial_learning_rate * factor
 
@@ -46,6 +69,7 @@ class LinearDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
             "steps_per_epoch": self.steps_per_epoch,
             "n_epochs": self.n_epochs,
             "n_epochs_decay": self.n_epochs_decay,
+            "update_at": self.update_at,
         }
 
 
