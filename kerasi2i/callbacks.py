@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -175,26 +176,80 @@ def save_checkpoint(model, directory, epoch, logs=None, keep=2):
     return final
 
 
+class CheckpointError(ValueError):
+    """No checkpoint in a folder could be loaded; the message names each one and why."""
+
+
+def _checkpoint_folders(directory):
+    """Checkpoint folders that have a `state.json`, newest first: the one `latest` points
+    at, then the others by epoch."""
+    directory = Path(directory)
+    done = sorted((p for p in directory.glob("epoch_????") if (p / "state.json").exists()), reverse=True)
+    try:
+        pointed = directory / (directory / "latest").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        pointed = None
+    if pointed is not None and pointed in done:
+        done.remove(pointed)
+        done.insert(0, pointed)
+    return done
+
+
 def latest_checkpoint(directory):
     """The newest complete checkpoint folder in `directory`, or None."""
-    directory = Path(directory)
-    pointer = directory / "latest"
-    if pointer.exists():
-        candidate = directory / pointer.read_text().strip()
-        if (candidate / "state.json").exists():
-            return candidate
-    done = sorted(p for p in directory.glob("epoch_????") if (p / "state.json").exists())
-    return done[-1] if done else None
+    found = _checkpoint_folders(directory)
+    return found[0] if found else None
+
+
+def _first_line(err, limit=200):
+    text = str(err).strip()
+    return (text.splitlines()[0][:limit] if text else "") or type(err).__name__
+
+
+def _read_state(ckpt):
+    """The epoch recorded in `<ckpt>/state.json`; ValueError saying what is wrong with it."""
+    text = (ckpt / "state.json").read_text()
+    if not text.strip():
+        raise ValueError("state.json is empty")
+    try:
+        return int(json.loads(text)["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"state.json is not a checkpoint state ({type(err).__name__}: {_first_line(err)})") from None
 
 
 def restore_checkpoint(model, directory):
-    """Load the newest checkpoint into a built and compiled `model`.
+    """Load the newest intact checkpoint into a built and compiled `model`.
 
     Returns the number of completed epochs (pass it to `fit(initial_epoch=...)`), or 0
-    when there is nothing to resume from.
+    when there is nothing to resume from. A checkpoint that cannot be loaded (an empty or
+    damaged `state.json`, a truncated `model.weights.h5`) is passed over for the next
+    older one, with a warning that names the damaged checkpoint, the reason and the one
+    used instead. If none can be loaded, `CheckpointError` lists each with its reason.
     """
-    ckpt = latest_checkpoint(directory)
-    if ckpt is None:
-        return 0
-    model.load_weights(ckpt / "model.weights.h5")
-    return int(json.loads((ckpt / "state.json").read_text())["epoch"])
+    problems = []
+    for ckpt in _checkpoint_folders(directory):
+        try:
+            epoch = _read_state(ckpt)
+            weights = ckpt / "model.weights.h5"
+            if not weights.is_file():
+                raise ValueError("model.weights.h5 is missing")
+            try:
+                model.load_weights(weights)
+            except Exception as err:  # h5py and Keras raise many types for damaged or mismatched weights
+                raise ValueError(f"model.weights.h5 cannot be loaded ({type(err).__name__}: {_first_line(err)})")
+        except (OSError, ValueError) as err:
+            problems.append(f"'{ckpt}': {_first_line(err, 300)}")
+            continue
+        if problems:
+            warnings.warn(
+                f"Resuming from '{ckpt}' (epoch {epoch}), the newest intact checkpoint, because "
+                f"{'; '.join(problems)}.",
+                stacklevel=2,
+            )
+        return epoch
+    if problems:
+        raise CheckpointError(
+            f"No checkpoint in '{directory}' could be loaded: {'; '.join(problems)}. Nothing was changed; "
+            f"start a new run in another output folder."
+        )
+    return 0

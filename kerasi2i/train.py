@@ -8,8 +8,15 @@ An output folder holds:
     generator.keras           the final generator (what `kerasi2i translate` loads);
                               CycleGAN writes generator_AtoB.keras and generator_BtoA.keras
     config.json               the arguments of the run
+
+A folder that holds any of these belongs to a run: training into it again is refused
+unless `resume=True` (`--resume`), and resuming first compares the settings with its
+`config.json` and names the options that differ. A run that fails before its first
+checkpoint removes what it wrote, so the folder does not look like a run.
 """
 import json
+import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -56,18 +63,151 @@ def save_model_atomic(model, path):
     return path
 
 
-def prepare_output(output, resume, config):
-    """Create the output folder; refuse to overwrite an earlier run unless resuming."""
+# What a training run writes into its output folder (see the module docstring).
+RUN_FILES = ("config.json", "history.csv", "generator.keras", "generator_AtoB.keras", "generator_BtoA.keras",
+             "previews", "checkpoints", "logs")
+# Settings that may change when a run is resumed; every other one must match config.json.
+RESUME_MAY_CHANGE = frozenset({"output", "resume", "epochs", "epochs_decay", "jit_compile", "tensorboard",
+                               "keep_best", "strategy", "on_bad", "seed"})
+_FLAGS = {"learning_rate": "--lr", "jit_compile": "--jit"}
+
+
+def _run_files(output):
+    """The names in RUN_FILES present in `output` (empty folders do not count)."""
+    found = []
+    for name in RUN_FILES:
+        path = output / name
+        if path.is_dir():
+            if any(path.iterdir()):
+                found.append(name + "/")
+        elif path.exists():
+            found.append(name)
+    return found
+
+
+def _normalised(config):
+    config = json.loads(json.dumps(config, default=str))
+    data = config.get("data")
+    if isinstance(data, str) and not data.startswith(("sample:", "tfds:")):
+        config["data"] = str(Path(data).expanduser().resolve())
+    return config
+
+
+def config_differences(saved, now):
+    """The settings that differ between a saved `config.json` and this call, as
+    `["base_filters (--base-filters): 8 in the saved run, 16 now", ...]`. Options in
+    `RESUME_MAY_CHANGE` and options that only one side has are not compared."""
+    saved, now = _normalised(saved), _normalised(now)
+    diffs = []
+    for key in sorted(set(saved) & set(now) - RESUME_MAY_CHANGE):
+        if saved[key] != now[key]:
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            diffs.append(f"{key} ({flag}): {saved[key]!r} in the saved run, {now[key]!r} now")
+    return diffs
+
+
+def check_output(output, resume, config):
+    """Check the output folder before anything is written; returns (output, ckpt_dir).
+
+    Refuses (FileExistsError) a folder that holds an earlier run unless `resume`, and a
+    folder with run files but no checkpoint even then. When resuming, compares `config`
+    with the saved `config.json` and raises ValueError naming every option that differs;
+    nothing on disk is changed.
+    """
     output = Path(output)
     ckpt_dir = output / "checkpoints"
-    if latest_checkpoint(ckpt_dir) is not None and not resume:
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"The output path '{output}' is a file, not a folder.")
+    found = _run_files(output) if output.is_dir() else []
+    has_checkpoint = latest_checkpoint(ckpt_dir) is not None
+    if found and not resume:
         raise FileExistsError(
-            f"'{output}' already holds checkpoints of an earlier run. Pass --resume (resume=True) "
+            f"'{output}' already holds an earlier run ({', '.join(found)}). Pass --resume (resume=True) "
             f"to continue it, or choose another output folder; nothing was overwritten."
         )
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "config.json").write_text(json.dumps(config, indent=1, default=str))
+    if found and not has_checkpoint:
+        raise FileExistsError(
+            f"'{output}' holds files of an earlier run ({', '.join(found)}) but no checkpoint in '{ckpt_dir}' "
+            f"to resume from. Choose another output folder; nothing was overwritten."
+        )
+    saved_path = output / "config.json"
+    if resume and has_checkpoint and saved_path.is_file():
+        try:
+            saved = json.loads(saved_path.read_text())
+        except ValueError as err:
+            raise ValueError(f"Cannot resume: '{saved_path}' is not valid JSON ({err}).") from None
+        diffs = config_differences(saved, config)
+        if diffs:
+            raise ValueError(
+                f"Cannot resume the run in '{output}' with different settings: " + "; ".join(diffs)
+                + f". Pass the saved values (see '{saved_path}', which was not changed), or train into another "
+                "output folder."
+            )
     return output, ckpt_dir
+
+
+def _write_config(output, config):
+    tmp = output / "config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=1, default=str))
+    os.replace(tmp, output / "config.json")
+
+
+class _RunFolder:
+    """Create the output folder and write config.json just before training; if training
+    fails before the first checkpoint, remove what this run wrote so that the folder does
+    not look like a run (an earlier run's files are never touched: `check_output` has
+    refused to train over them)."""
+
+    def __init__(self, output, ckpt_dir, config, initial_epoch):
+        self.output, self.ckpt_dir, self.config = output, ckpt_dir, config
+        self.epoch = initial_epoch
+        self.fresh = initial_epoch == 0
+
+    def __enter__(self):
+        self.created = not self.output.exists()
+        self.output.mkdir(parents=True, exist_ok=True)
+        saved = self.output / "config.json"
+        if self.fresh or not saved.exists():
+            _write_config(self.output, self.config)
+        else:  # resuming with only RESUME_MAY_CHANGE options changed: record them
+            previous = json.loads(saved.read_text())
+            changed = {k: v for k, v in self.config.items() if k in RESUME_MAY_CHANGE - {"output", "resume"}}
+            if _normalised(previous) != _normalised({**previous, **changed}):
+                _write_config(self.output, {**previous, **changed})
+            self._trim_history()
+        return self
+
+    def _trim_history(self):
+        """Drop history.csv rows of epochs after the checkpoint resumed from (there are
+        some when a damaged newer checkpoint was passed over), so no epoch appears twice."""
+        import csv
+
+        history = self.output / "history.csv"
+        if not history.is_file():
+            return
+        with open(history, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows or "epoch" not in rows[0]:
+            return
+        col = rows[0].index("epoch")
+        keep = [rows[0]] + [r for r in rows[1:] if len(r) > col and r[col].isdigit() and int(r[col]) < self.epoch]
+        if len(keep) < len(rows):
+            with open(history, "w", newline="") as f:
+                csv.writer(f).writerows(keep)
+
+    def __exit__(self, kind, value, tb):
+        if kind is None or not self.fresh or latest_checkpoint(self.ckpt_dir) is not None:
+            return False
+        for name in RUN_FILES:
+            path = self.output / name
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        (self.output / "config.json.tmp").unlink(missing_ok=True)
+        if self.created and not any(self.output.iterdir()):
+            self.output.rmdir()
+        return False
 
 
 def train_pix2pix(
@@ -99,6 +239,7 @@ def train_pix2pix(
     seed=None,
     verbose=1,
     strategy=None,
+    on_bad="raise",
 ):
     """Train pix2pix on a paired dataset folder and return `(model, history)`.
 
@@ -112,6 +253,9 @@ def train_pix2pix(
     `strategy` ("mirrored", "multi-worker", "tpu" or a `tf.distribute.Strategy`; see
     `kerasi2i.distribute`) trains on several devices; `batch_size` is then the global
     batch, a multiple of the number of replicas, and the last partial batch is dropped.
+    `on_bad="skip"` leaves unreadable images out with a warning instead of stopping.
+    An output folder that holds an earlier run is refused unless `resume=True`, which
+    requires the same settings (see `check_output`).
     """
     config = {k: v for k, v in locals().items() if k not in ("verbose", "extra_callbacks")}
     config["method"] = "pix2pix"
@@ -121,9 +265,9 @@ def train_pix2pix(
         raise ValueError(f"batch_size is the global batch and must be a multiple of the {replicas} replicas; "
                          f"got batch_size={batch_size}.")
     path = resolve_data(data, image_size)
-    output, ckpt_dir = prepare_output(output, resume, config)
+    output, ckpt_dir = check_output(output, resume, config)
     opts = dict(direction=direction, image_size=image_size, input_channels=input_channels,
-                output_channels=output_channels, preprocess=preprocess)
+                output_channels=output_channels, preprocess=preprocess, on_bad=on_bad)
     train = kdata.load_paired(path, "train", load_size=load_size, batch_size=batch_size, seed=seed,
                               drop_remainder=replicas > 1, **opts)
     val_split = _eval_split(path)
@@ -151,6 +295,7 @@ def train_pix2pix(
         print(f"Resuming from epoch {initial_epoch} of {total} ({ckpt_dir}).")
 
     preview_x, preview_y = next(iter(val))
+    run_folder = _RunFolder(output, ckpt_dir, config, initial_epoch)
     callbacks = [
         TrainingCheckpoint(ckpt_dir),
         PreviewGrid((np.asarray(preview_x), np.asarray(preview_y)), output / "previews"),
@@ -163,17 +308,18 @@ def train_pix2pix(
     callbacks += list(extra_callbacks or [])
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(output / "logs")))
-    history = model.fit(
-        train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
-        steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
-    )
+    with run_folder:
+        history = model.fit(
+            train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
+            steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+        )
     save_model_atomic(model.generator, output / "generator.keras")
     if verbose:
         print(f"Saved the generator to {output / 'generator.keras'}")
     return model, history
 
 
-def _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed):
+def _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed, on_bad="raise"):
     """Train and validation datasets for CycleGAN and whether validation is paired.
 
     `data`: a CycleGAN-layout folder, `sample:NAME` or `tfds:NAME`. Validation uses the
@@ -190,6 +336,7 @@ def _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed):
         val = kdata.load_cycle_gan_tfds(name, "test", batch_size=val_batch, **opts)
         return train, val, False
     path = resolve_data(spec, image_size)
+    opts["on_bad"] = on_bad
     train = kdata.load_unpaired(path, "train", load_size=load_size, batch_size=batch_size, seed=seed, **opts)
     if (Path(path) / "test_pairs").is_dir():
         pairs = kdata.load_paired(Path(path) / "test_pairs", training=False, batch_size=val_batch, **opts)
@@ -225,6 +372,7 @@ def train_cyclegan(
     extra_callbacks=None,
     seed=None,
     verbose=1,
+    on_bad="raise",
 ):
     """Train CycleGAN on unpaired data and return `(model, history)`.
 
@@ -239,12 +387,13 @@ def train_cyclegan(
 
     Writes `generator_AtoB.keras` and `generator_BtoA.keras`, previews (a | G(a) |
     ground truth when paired), `history.csv` and resumable checkpoints; `resume=True`
-    continues from the newest checkpoint in `<output>/checkpoints`.
+    continues from the newest checkpoint in `<output>/checkpoints` (same settings required,
+    see `check_output`). `on_bad="skip"` leaves unreadable images out with a warning.
     """
     config = {k: v for k, v in locals().items() if k not in ("verbose", "extra_callbacks")}
     config["method"] = "cyclegan"
-    output, ckpt_dir = prepare_output(output, resume, config)
-    train, val, paired = _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed)
+    output, ckpt_dir = check_output(output, resume, config)
+    train, val, paired = _cyclegan_data(data, image_size, load_size, preprocess, batch_size, seed, on_bad)
     n_batches = int(train.cardinality())
     steps = min(steps_per_epoch or n_batches, n_batches)
     if steps < n_batches:
@@ -268,6 +417,7 @@ def train_cyclegan(
         print(f"Resuming from epoch {initial_epoch} of {total} ({ckpt_dir}).")
 
     preview_a, preview_b = (np.asarray(t) for t in next(iter(val)))
+    run_folder = _RunFolder(output, ckpt_dir, config, initial_epoch)
     callbacks = [
         TrainingCheckpoint(ckpt_dir),
         PreviewGrid((preview_a, preview_b if paired else None), output / "previews"),
@@ -280,10 +430,11 @@ def train_cyclegan(
     callbacks += list(extra_callbacks or [])
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(output / "logs")))
-    history = model.fit(
-        train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
-        steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
-    )
+    with run_folder:
+        history = model.fit(
+            train, validation_data=val, epochs=total, initial_epoch=initial_epoch,
+            steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False,
+        )
     for direction in ("AtoB", "BtoA"):
         path = save_model_atomic(getattr(model, f"generator_{direction}"), output / f"generator_{direction}.keras")
         if verbose:

@@ -305,3 +305,133 @@ def test_evaluate_cli_with_bad_fid_weights_is_one_line(tmp_path, model_file, cap
     assert main(["evaluate", "--model", str(model_file), "--data", str(data), "--fid-weights", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "weights.h5" in err and "not an InceptionV3" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- train: refuse, compare, fall back, clean up
+
+TRAIN = dict(image_size=32, epochs=1, epochs_decay=1, base_filters=8, batch_size=2, verbose=0)
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished two-epoch pix2pix run (checkpoints epoch_0001 and epoch_0002) and its data."""
+    from kerasi2i.train import train_pix2pix
+
+    root = tmp_path_factory.mktemp("run")
+    data = root / "data"
+    for split, n in (("train", 4), ("val", 2)):
+        (data / split).mkdir(parents=True)
+        for i in range(n):
+            (data / split / f"{i}.png").write_bytes(png_bytes(side_by_side(i, 32)))
+    train_pix2pix(data, root / "out", **TRAIN)
+    return data, root / "out"
+
+
+def copy_run(finished_run, tmp_path):
+    import shutil
+
+    data, out = finished_run
+    shutil.copytree(out, tmp_path / "out")
+    return data, tmp_path / "out"
+
+
+def test_train_refuses_a_folder_with_an_earlier_runs_files_but_no_checkpoints(tmp_path, finished_run, capsys):
+    import shutil
+
+    from kerasi2i.cli import main
+
+    data, out = copy_run(finished_run, tmp_path)
+    shutil.rmtree(out / "checkpoints")
+    (out / "config.json").unlink()
+    before = snapshot(out)
+    assert {"generator.keras", "history.csv"} <= set(before) and any(k.startswith("previews") for k in before)
+    args = ["train", "pix2pix", "--data", str(data), "--output", str(out), "--image-size", "32", "--epochs", "1",
+            "--epochs-decay", "0", "--base-filters", "8"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "generator.keras" in err and "history.csv" in err and "nothing was overwritten" in err
+    assert main(args + ["--resume"]) == 2  # nothing to resume from either
+    assert "no checkpoint" in capsys.readouterr().err
+    assert snapshot(out) == before
+
+
+def test_resume_with_other_settings_names_them_and_keeps_config_json(tmp_path, finished_run):
+    from kerasi2i.train import train_pix2pix
+
+    data, out = copy_run(finished_run, tmp_path)
+    before = snapshot(out)
+    other = tmp_path / "other_data"
+    import shutil
+
+    shutil.copytree(data, other)
+    with pytest.raises(ValueError) as info:
+        train_pix2pix(other, out, **{**TRAIN, "base_filters": 4, "epochs": 3}, resume=True)
+    message = str(info.value)
+    assert "base_filters (--base-filters): 8 in the saved run, 4 now" in message
+    assert "data (--data)" in message and "epochs" not in message  # more epochs is allowed
+    assert len(message) < 1500  # not kilobytes of weight arrays
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated_weights", "empty_state"])
+def test_resume_falls_back_from_a_damaged_latest_checkpoint(tmp_path, finished_run, damage):
+    import csv
+
+    from kerasi2i.train import train_pix2pix
+
+    data, out = copy_run(finished_run, tmp_path)
+    newest = out / "checkpoints" / "epoch_0002"
+    if damage == "truncated_weights":
+        weights = newest / "model.weights.h5"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+        why = "model.weights.h5 cannot be loaded"
+    else:
+        (newest / "state.json").write_text("")
+        why = "state.json is empty"
+    with pytest.warns(UserWarning, match=r"epoch_0001.*epoch 1.*epoch_0002.*" + why):
+        _, history = train_pix2pix(data, out, **TRAIN, resume=True)
+    assert history.epoch == [1]  # epoch 2 was trained again from the intact epoch 1
+    with open(out / "history.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1]  # no epoch twice
+
+
+def test_resume_with_no_loadable_checkpoint_is_a_clear_error(tmp_path, finished_run):
+    from kerasi2i.callbacks import CheckpointError
+    from kerasi2i.train import train_pix2pix
+
+    data, out = copy_run(finished_run, tmp_path)
+    for ckpt in (out / "checkpoints").glob("epoch_*"):
+        (ckpt / "state.json").write_text("{")
+    before = snapshot(out)
+    with pytest.raises(CheckpointError, match=r"epoch_0002.*not a checkpoint state.*epoch_0001"):
+        train_pix2pix(data, out, **TRAIN, resume=True)
+    assert snapshot(out) == before
+
+
+def test_a_run_that_fails_leaves_no_run_behind(tmp_path, finished_run):
+    import keras
+
+    from kerasi2i.train import train_pix2pix
+
+    data, _ = finished_run
+
+    class Crash(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise RuntimeError("simulated crash in the first epoch")
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="simulated"):
+        train_pix2pix(data, out, **TRAIN, extra_callbacks=[Crash()])
+    assert not out.exists()
+    train_pix2pix(data, out, **{**TRAIN, "epochs_decay": 0})  # and the folder is usable at once
+
+    bad = tmp_path / "bad_data"
+    (bad / "train").mkdir(parents=True)
+    (bad / "train" / "x.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match="x.png"):
+        train_pix2pix(bad, tmp_path / "out2", **TRAIN)
+    assert not (tmp_path / "out2").exists()
