@@ -15,11 +15,14 @@ Modes (the reference implementation's `--preprocess`):
 | `crop`                  | random crop_size^2 crop at full resolution | centre crop             |
 | `scale_width`           | width to load_size, keep aspect            | width to crop_size      |
 | `scale_width_and_crop`  | width to load_size, random crop_size^2     | width to crop_size, centre crop |
-| `none`                  | sides rounded to a multiple of 4           | the same                |
+| `none`                  | sides rounded to a multiple of 4 (*)       | the same                |
 
 Non-square images are therefore squashed by `resize_and_crop` (as in the papers) and keep
 their aspect with the `scale_width*` and `crop` modes. Horizontal flips apply in training
 only. For a pair, one random draw is applied to both images.
+
+(*) As the reference's `__make_power_2(img, base=4)`: `round(side / 4) * 4` with Python's
+`round`, which rounds halves to even (10 -> 8, 14 -> 16, 18 -> 16), at least 4.
 """
 import tensorflow as tf
 
@@ -147,8 +150,7 @@ def transform(image, *, preprocess, load_size, crop_size, training, flip, seed):
             image = _random_crop(image, crop_size, seed) if training else _centre_crop(image, crop_size)
     else:  # none: sides rounded to a multiple of 4, as the reference does
         shape = tf.shape(image)
-        h = tf.maximum(4, (shape[0] + 2) // 4 * 4)
-        w = tf.maximum(4, (shape[1] + 2) // 4 * 4)
+        h, w = round_to_multiple(shape[0]), round_to_multiple(shape[1])
         image = tf.cond(
             tf.logical_and(tf.equal(h, shape[0]), tf.equal(w, shape[1])),
             lambda: image,
@@ -160,6 +162,16 @@ def transform(image, *, preprocess, load_size, crop_size, training, flip, seed):
     if preprocess in ("resize_and_crop", "crop", "scale_width_and_crop"):
         image.set_shape([crop_size, crop_size, image.shape[-1]])
     return image
+
+
+def round_to_multiple(size, base=4):
+    """`size` rounded to the nearest multiple of `base` (at least `base`), halves to even:
+    the reference's `int(round(size / base) * base)` (Python's `round` is banker's
+    rounding: 10 -> 8, 14 -> 16 for base 4). Works on ints and int tensors."""
+    size = tf.convert_to_tensor(size, tf.int32)
+    quotient, remainder = size // base, size % base
+    up = (2 * remainder > base) | ((2 * remainder == base) & (quotient % 2 == 1))
+    return tf.maximum(base, (quotient + tf.cast(up, tf.int32)) * base)
 
 
 def transform_pair(a, b, **kwargs):
