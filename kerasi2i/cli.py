@@ -139,8 +139,8 @@ def _add_translate_command(sub):
 
 def _add_demo_command(sub):
     d = sub.add_parser("demo", help="train a small pix2pix on a bundled sample and score it (a few CPU minutes)")
-    d.add_argument("--task", default=None, help="bundled paired task (default labels2photo)")
-    d.add_argument("--image-size", type=int, default=64)
+    d.add_argument("--task", default=None, help="bundled paired task (default: facades, labels -> photo)")
+    d.add_argument("--image-size", type=int, default=128, choices=(64, 128, 256), help="image size in pixels")
     d.add_argument("--epochs", type=int, default=None)
     d.add_argument("--epochs-decay", type=int, default=None)
     d.add_argument("--output", default="kerasi2i_demo")
@@ -164,6 +164,9 @@ def _add_deploy_commands(sub):
     s.add_argument("--samples", default=None,
                    help="folder of images or sample:NAME to offer (default: the training run's test inputs)")
     s.add_argument("--fit", default="resize", choices=["resize", "pad"])
+    s.add_argument("--max-pixels", type=_pixels, default=None,
+                   help="refuse uploads larger than this many pixels, width x height, without decoding them "
+                        "(default: kerasi2i.data.checks.MAX_PIXELS, 40 million)")
     s.add_argument("--canvas", default="auto", choices=["auto", "facades", "none"],
                    help="a paint canvas of label classes: auto (for a labels->photo facades run, from its "
                         "config.json), facades, or none (the upload page)")
@@ -290,8 +293,9 @@ def _export(args):
 def _serve(args):
     from kerasi2i.serve import serve
 
+    kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
     serve(args.model, port=args.port, host=args.host, samples=args.samples, fit=args.fit, canvas=args.canvas,
-          allowed_hosts=args.allow_host)
+          allowed_hosts=args.allow_host, **kwargs)
 
 
 def _demo(args):

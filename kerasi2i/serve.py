@@ -36,8 +36,9 @@ text, and the server keeps serving:
 - a body without ``Content-Length`` (or chunked) gets 411; a ``Content-Length`` that is
   not a plain ASCII number (``-1``, ``abc``, ``١٢``) gets 400; one over ``max_bytes``
   gets 413 before a byte of the body is read; a body shorter than declared gets 400;
-- an image whose header declares more than ``max_pixels`` pixels is refused (400) before
-  it is decoded, and at most ``max_decodes`` uploads are decoded and translated at a time
+- an image whose header declares more than ``max_pixels`` pixels (``--max-pixels``; the
+  shared ``kerasi2i.data.checks.MAX_PIXELS`` by default) is refused (400) before it is
+  decoded, and at most ``max_decodes`` uploads are decoded and translated at a time
   (one by default), so memory stays bounded by about ``max_connections * max_bytes`` plus
   one decode;
 - each connection has a socket timeout (``timeout``, 10 s per read or write) and must
@@ -63,7 +64,7 @@ import re
 import socket
 import sys
 import threading
-import warnings
+import time
 from functools import lru_cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,12 +73,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from kerasi2i.data.checks import MAX_PIXELS  # the pixel cap the CLI, the loaders and the server share
 from kerasi2i.inference import FIT_MODES, read_rgb, translate_array
 
 DEFAULT_PORT = 7860
 MAX_SAMPLES = 12
 MAX_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 MAX_DECODES = 1          # uploads decoded and translated at once
 MAX_CONNECTIONS = 8      # connections served at once; more get 503 (browsers open 6 per host)
 SOCKET_TIMEOUT = 10.0    # seconds a single read or write may wait
@@ -179,7 +180,8 @@ class DemoApp:
         samples: list of ``(name, uint8 image)`` offered on the page.
         fit: "resize" or "pad" (``kerasi2i.inference.translate_array``).
         max_bytes: largest upload accepted.
-        max_pixels: largest image (width x height, as its header declares) decoded.
+        max_pixels: largest image (width x height, as its header declares) decoded;
+            default `kerasi2i.data.checks.MAX_PIXELS`, shared with the CLI and the loaders.
         max_decodes: uploads decoded and translated at the same time.
         canvas: None (the upload page) or "facades" (the paint canvas; see the module
             docstring).
@@ -223,16 +225,9 @@ class DemoApp:
     def translate_bytes(self, data):
         """Image file bytes -> PNG bytes of the translation; ValueError for a bad file."""
         with self._decodes:
-            try:
-                with warnings.catch_warnings():  # the cap below replaces PIL's DecompressionBombWarning
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                        width, height = im.size
-                    if self.max_pixels and width * height > self.max_pixels:
-                        raise ValueError(f"The image is {width}x{height} = {width * height:,} pixels, more than "
-                                         f"the limit of {self.max_pixels:,}; it was not decoded.")
-                    image = read_rgb(io.BytesIO(data), self.generator.input_shape[-1])
-            except ValueError:
+            try:  # read_rgb checks the size the header declares against max_pixels before decoding
+                image = read_rgb(io.BytesIO(data), self.generator.input_shape[-1], max_pixels=self.max_pixels)
+            except ValueError:  # ImageTooLargeError among them
                 raise
             except Exception as err:  # Pillow raises many types for broken or unknown files
                 raise ValueError(_reason(err)) from None
@@ -424,6 +419,7 @@ class _DemoServer(ThreadingHTTPServer):
         if int(max_connections) < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections!r}.")
         self._slots = threading.BoundedSemaphore(int(max_connections))
+        self._refused = []  # (close-by time, socket) of connections answered 503
         self.bound_name = str(address[0]).strip("[]").lower()  # the --host as given ("localhost", a name)
         if ":" in self.bound_name:
             self.address_family = socket.AF_INET6
@@ -446,18 +442,43 @@ class _DemoServer(ThreadingHTTPServer):
             self._slots.release()
 
     def _refuse(self, request):
+        """Answer 503 without a thread: send, half-close, and keep the socket until the
+        client has read the reply (closing with its request unread would reset the
+        connection and lose the reply); `service_actions` closes it within a second."""
         body = b"Too many connections at once; try again in a moment."
         try:
             request.setblocking(False)
-            try:
-                request.recv(1 << 16)  # what has arrived, so closing does not reset the reply
-            except OSError:
-                pass
             request.send(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
                          b"Content-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s" % (len(body), body))
+            request.shutdown(socket.SHUT_WR)
         except OSError:
-            pass
-        self.shutdown_request(request)
+            request.close()
+            return
+        if len(self._refused) >= 4 * MAX_CONNECTIONS:
+            self._refused.pop(0)[1].close()
+        self._refused.append((time.monotonic() + 1.0, request))
+
+    def service_actions(self):  # serve_forever calls it between polls
+        super().service_actions()
+        keep = []
+        for deadline, sock in self._refused:
+            try:
+                done = not sock.recv(1 << 16)  # drain; b"" once the client has closed its side
+            except BlockingIOError:
+                done = False
+            except OSError:
+                done = True
+            if done or time.monotonic() > deadline:
+                sock.close()
+            else:
+                keep.append((deadline, sock))
+        self._refused = keep
+
+    def server_close(self):
+        super().server_close()
+        for _, sock in self._refused:
+            sock.close()
+        self._refused = []
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], OSError):  # a dropped connection is not worth a traceback
@@ -487,7 +508,7 @@ def host_warning(host, port=DEFAULT_PORT):
 
 
 def serve(model, port=DEFAULT_PORT, host="127.0.0.1", samples=None, fit="resize", canvas="auto",
-          allowed_hosts=(), verbose=True):
+          allowed_hosts=(), max_pixels=MAX_PIXELS, verbose=True):
     """Load ``model`` (a ``.keras`` generator or a training output folder) and serve the
     demo page until Ctrl-C. ``canvas``: "auto" (the paint canvas for a labels -> photo
     facades run, from its ``config.json``), "facades", or None / "none" (the upload page)."""
@@ -500,7 +521,8 @@ def serve(model, port=DEFAULT_PORT, host="127.0.0.1", samples=None, fit="resize"
     if canvas == "auto":
         canvas = canvas_mode(_run_config(path))
     canvas = None if canvas == "none" else canvas
-    app = DemoApp(generator, load_samples(samples, generator.input_shape, path), fit=fit, canvas=canvas)
+    app = DemoApp(generator, load_samples(samples, generator.input_shape, path), fit=fit,
+                  max_pixels=max_pixels, canvas=canvas)
     server = make_server(app, host, port, verbose=verbose, allowed_hosts=allowed_hosts)
     warning = host_warning(host, server.server_address[1])
     if warning:
