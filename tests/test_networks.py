@@ -250,6 +250,31 @@ def test_unet_dropout_in_the_innermost_decoder_blocks():
     np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
 
 
+def _reference_unet_dropout_blocks(num_downs):
+    """Which decoder blocks (1 = right after the bottleneck) get nn.Dropout in the PyTorch
+    reference's UnetGenerator: it nests UnetSkipConnectionBlocks from the innermost out,
+    and only the `num_downs - 5` blocks of its first loop have use_dropout=True."""
+    blocks = [False]                                   # innermost: no dropout
+    blocks += [True] * max(0, num_downs - 5)          # for i in range(num_downs - 5): use_dropout
+    blocks += [False] * 3                              # ngf*4, ngf*2, ngf blocks
+    blocks += [False]                                  # outermost (no norm, no dropout)
+    return [j for j, has in enumerate(blocks[:num_downs], start=1) if has]
+
+
+def test_unet_dropout_placement_paper_or_reference():
+    for size, num_downs in ((256, 8), (128, 7), (64, 6), (32, 5)):
+        reference = unet_generator((size, size, 3), base_filters=2, dropout_placement="reference")
+        names = [d.name for d in layers_of(reference, layers.Dropout)]
+        assert names == [f"unet_generator_up{j}_dropout" for j in _reference_unet_dropout_blocks(num_downs)]
+        paper = unet_generator((size, size, 3), base_filters=2)   # the default
+        assert [d.name for d in layers_of(paper, layers.Dropout)] == [
+            f"unet_generator_up{j}_dropout" for j in (1, 2, 3)]
+        assert reference.count_params() == paper.count_params()
+    assert _reference_unet_dropout_blocks(8) == [2, 3, 4] and _reference_unet_dropout_blocks(7) == [2, 3]
+    with pytest.raises(ValueError, match="dropout_placement"):
+        unet_generator((64, 64, 3), base_filters=2, dropout_placement="lua")
+
+
 def test_resnet_dropout_in_every_block():
     assert not layers_of(resnet_generator((16, 16, 3), base_filters=2, n_blocks=3),
                          layers.Dropout)

@@ -321,7 +321,8 @@ class CycleGAN(keras.Model):
 
 
 def default_n_blocks(image_size):
-    """The reference's residual blocks for CycleGAN: 9 at 256x256 and above, 6 below."""
+    """The CycleGAN paper's residual blocks: 9 for 256x256 (and above), 6 for 128x128 and
+    below. (The PyTorch reference's default is `resnet_9blocks` at every size.)"""
     return 9 if image_size >= 256 else 6
 
 
@@ -338,9 +339,10 @@ def build_cyclegan(
     pool_size=50,
     seed=None,
 ):
-    """CycleGAN with the reference's `cycle_gan` defaults: two ResNet generators
-    (`resnet_9blocks` for 256x256, `resnet_6blocks` for 128x128 and smaller), two 70x70
-    PatchGANs on one image each, instance normalization everywhere, no dropout, pools of 50.
+    """CycleGAN with the reference's `cycle_gan` defaults: two ResNet generators, two 70x70
+    PatchGANs on one image each, instance normalization everywhere, no dropout, pools of 50;
+    the generators' block count follows the paper's rule (9 blocks for 256x256, 6 for
+    128x128 and smaller; the reference uses `resnet_9blocks` at every size).
 
     Args:
         image_size: height and width of the images (multiple of 4, at least 8 for the
@@ -349,8 +351,8 @@ def build_cyclegan(
         generator: "resnet" (the paper) or "unet" (the TensorFlow CycleGAN tutorial's
             choice: the pix2pix U-Net with instance normalization; the tutorial also keeps
             pix2pix's dropout, `dropout=0.5`).
-        n_blocks: residual blocks of the ResNet generator; None picks 9 for 256 and above,
-            6 below.
+        n_blocks: residual blocks of the ResNet generator; None picks the paper's 9 for
+            256 and above, 6 below (the reference: 9 at every size).
         base_filters: filters of the first layer of every network (64).
         norm: "instance" (the paper), "batch" or "none".
         dropout: dropout rate in the generators (0, the reference's `--no_dropout`).

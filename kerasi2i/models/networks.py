@@ -37,6 +37,7 @@ from keras import layers
 from kerasi2i.layers import ReflectionPadding2D
 
 NORMS = ("batch", "instance", "none")
+DROPOUT_PLACEMENTS = ("paper", "reference")
 UPSAMPLINGS = ("transpose", "resize")
 IMAGE_CHANNELS = (1, 3)
 # Patch discriminators offered by `discriminator_for_receptive_field`.
@@ -146,6 +147,7 @@ def unet_generator(
     dropout_blocks=3,
     upsampling="transpose",
     name="unet_generator",
+    dropout_placement="paper",
 ):
     """The pix2pix U-Net generator (Isola et al. 2017, appendix 6.1.1).
 
@@ -169,14 +171,22 @@ def unet_generator(
             ``base_filters * min(2**(i - 1), 8)``.
         norm: ``"batch"`` (the paper), ``"instance"`` or ``"none"``.
         dropout: dropout rate in the decoder; 0 disables it.
-        dropout_blocks: how many decoder blocks, counted from the bottleneck, use dropout
-            (the paper: 3). Between 0 and ``num_downs - 1``. The reference code puts its
-            three dropout layers one block later (decoder blocks 2-4: it skips the block
-            right after the bottleneck); the paper's placement is used here.
+        dropout_blocks: with ``dropout_placement="paper"``, how many decoder blocks,
+            counted from the bottleneck, use dropout (the paper: 3). Between 0 and
+            ``num_downs - 1``.
         upsampling: ``"transpose"`` (4x4 transposed convolution with stride 2, the paper)
             or ``"resize"`` (bilinear 2x upsampling then a 3x3 convolution, which avoids
             checkerboard artifacts).
         name: the model's name, which prefixes every layer name.
+        dropout_placement: which decoder blocks get dropout (counted from the bottleneck;
+            the paper and the PyTorch reference disagree):
+            ``"paper"`` (the default): blocks 1 to ``dropout_blocks``, the paper's
+            ``CD512-CD512-CD512`` and the Lua original's (``d1``-``d3``);
+            ``"reference"``: as junyanz/pytorch-CycleGAN-and-pix2pix builds it, the
+            ``num_downs - 5`` ngf*8 blocks after the first, i.e. blocks 2 to
+            ``num_downs - 4`` (unet_256: 2-4; unet_128: only 2-3; 64 px: only 2; none
+            below); ``dropout_blocks`` is not used. Dropout has no weights: the
+            parameter count is the same either way.
 
     Returns:
         A ``keras.Model`` from ``(bs, height, width, channels)`` to
@@ -214,16 +224,17 @@ def unet_generator(
         )
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
     outputs = _unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
-                         upsampling, name, skip_connections=True)
+                         upsampling, name, skip_connections=True, dropout_placement=dropout_placement)
     return keras.Model(inputs, outputs, name=name)
 
 
 def _unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks, upsampling, name,
-               skip_connections):
+               skip_connections, dropout_placement="paper"):
     """The layers of the U-Net (``skip_connections=True``) or of the same network without
     its skips, the paper's encoder-decoder (``kerasi2i.models.encoder_decoder_generator``),
     from the input tensor ``x`` to the tanh output. Arguments as in ``unet_generator``,
-    already checked except ``dropout_blocks``."""
+    already checked except ``dropout_blocks`` and ``dropout_placement``."""
+    _check_choice(dropout_placement, "dropout_placement", DROPOUT_PLACEMENTS)
     if isinstance(dropout_blocks, bool) or not isinstance(dropout_blocks, int) or not (
         0 <= dropout_blocks <= num_downs - 1
     ):
@@ -232,6 +243,10 @@ def _unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropo
             f"received dropout_blocks={dropout_blocks!r}"
         )
     use_bias = norm != "batch"
+    if dropout_placement == "paper":
+        dropout_at = set(range(1, dropout_blocks + 1))
+    else:  # the reference's UnetSkipConnectionBlock(use_dropout=True) loop: num_downs - 5 blocks
+        dropout_at = set(range(2, num_downs - 3))
 
     def level_filters(level):
         return base_filters * min(2 ** (level - 1), 8)
@@ -275,7 +290,7 @@ def _unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropo
         if last:
             break
         x = _apply_norm(x, norm, f"{name}_up{j}_norm")
-        if dropout > 0 and j <= dropout_blocks:
+        if dropout > 0 and j in dropout_at:
             x = layers.Dropout(dropout, name=f"{name}_up{j}_dropout")(x)
         if skip_connections:
             x = layers.Concatenate(name=f"{name}_up{j}_concat")([skips[level - 2], x])
@@ -305,7 +320,10 @@ def resnet_generator(
     - ``uk``: 3x3 transposed convolution with stride 2 (PyTorch ``padding=1,
       output_padding=1``: exactly twice the size), norm, ReLU.
 
-    The paper uses 9 blocks for 256x256 images and 6 for 128x128.
+    Block count: the CycleGAN paper's rule is 9 blocks for 256x256 (and larger) images
+    and 6 for 128x128; the PyTorch reference's default is ``--netG resnet_9blocks`` at
+    every size (6 blocks only when asked for). This builder's default is 9;
+    ``kerasi2i.models.cyclegan.default_n_blocks`` applies the paper's rule.
 
     Args:
         input_shape: ``(height, width, channels)``, channels 1 or 3; height and width
