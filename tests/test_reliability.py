@@ -435,3 +435,104 @@ def test_a_run_that_fails_leaves_no_run_behind(tmp_path, finished_run):
     with pytest.raises(DatasetError, match="x.png"):
         train_pix2pix(bad, tmp_path / "out2", **TRAIN)
     assert not (tmp_path / "out2").exists()
+
+
+# ---------------------------------------------------------------- downloads and extraction
+
+def _archive_tar(path, members):
+    """members: list of (TarInfo kwargs, bytes or None)."""
+    import tarfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for kwargs, data in members:
+            info = tarfile.TarInfo(kwargs.pop("name"))
+            for k, v in kwargs.items():
+                setattr(info, k, v)
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _good_member(name="facades/train/1.png"):
+    return ({"name": name}, png_bytes(side_by_side(0)))
+
+
+@pytest.mark.parametrize("with_data_filter", [True, False])
+@pytest.mark.parametrize("bad", ["traversal", "absolute", "symlink_out"])
+def test_unsafe_tar_is_reported_as_unsafe_and_removed_from_the_cache(tmp_path, monkeypatch, bad, with_data_filter):
+    import tarfile
+
+    from kerasi2i.data import download
+
+    monkeypatch.setattr(download, "_HAS_DATA_FILTER", with_data_filter)  # the fallback for Python < 3.10.12
+    member = {"traversal": ({"name": "facades/../../evil.txt"}, b"x"),
+              "absolute": ({"name": "/tmp/evil.txt"}, b"x"),
+              "symlink_out": ({"name": "facades/link", "type": tarfile.SYMTYPE, "linkname": "../../etc"}, None)}[bad]
+    archive = _archive_tar(tmp_path / "origin" / "facades.tar.gz", [_good_member(), member])
+    cache = tmp_path / "cache"
+    with pytest.raises(download.UnsafeArchiveError, match="unsafe") as info:
+        download.download_pix2pix("facades", cache_dir=cache, origin=archive.as_uri(), verbose=False)
+    assert "damaged" not in str(info.value) and "removed from the cache" in str(info.value)
+    assert sorted(p.name for p in cache.iterdir()) == []  # no archive, no .sha256, no *.extracting
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_with_a_symlink_member_is_a_clear_error(tmp_path):
+    import stat
+    import zipfile
+
+    from kerasi2i.data import download
+
+    archive = tmp_path / "origin" / "horse2zebra.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        link = zipfile.ZipInfo("horse2zebra/trainA")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc")
+        zf.writestr("horse2zebra/trainA/h0.png", png_bytes(side_by_side(0)))
+    cache = tmp_path / "cache"
+    with pytest.raises(download.UnsafeArchiveError, match=r"horse2zebra/trainA.*symbolic link"):
+        download.download_cyclegan("horse2zebra", cache_dir=cache, origin=archive.as_uri(), file_hash=None,
+                                   verbose=False)
+    assert not any(cache.iterdir())
+
+
+def test_damaged_tar_is_still_damaged_and_leaves_no_extracting_folder(tmp_path):
+    from kerasi2i.data import download
+
+    archive = _archive_tar(tmp_path / "origin" / "facades.tar.gz", [_good_member()])
+    archive.write_bytes(archive.read_bytes()[:40])
+    cache = tmp_path / "cache"
+    with pytest.raises(DatasetError, match="damaged"):
+        download.download_pix2pix("facades", cache_dir=cache, origin=archive.as_uri(), verbose=False)
+    assert not list(cache.glob("*extract*")) and not list(cache.glob("*.sha256"))  # not trusted
+
+
+def test_tfds_offline_fails_fast_without_handing_over_to_tfds(tmp_path, monkeypatch):
+    import socket
+
+    import tensorflow_datasets as tfds
+
+    from kerasi2i.data import download, loaders
+
+    with socket.socket() as s:  # a port on 127.0.0.1 that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(download, "CYCLEGAN_URL", f"http://127.0.0.1:{port}/{{name}}.zip")
+    monkeypatch.setenv("KERASI2I_DATA_DIR", str(tmp_path / "kerasi2i_data"))
+    handed_over = []
+
+    class FakeBuilder:
+        def is_prepared(self):
+            return False
+
+        def download_and_prepare(self):
+            handed_over.append(True)
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: FakeBuilder())
+    with pytest.raises(DatasetError, match=rf"127\.0\.0\.1:{port}.*horse2zebra\.zip"):
+        loaders.load_cycle_gan_tfds("horse2zebra", data_dir=tmp_path / "tfds")
+    assert not handed_over
+    assert download.host_reachable(f"http://127.0.0.1:{port}/", timeout=2) is not None

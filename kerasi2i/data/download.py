@@ -3,13 +3,26 @@
 Archives are downloaded once into `downloads_root()` (``data/downloads/`` in a checkout),
 written to a ``.part`` file and renamed only when complete and verified, then extracted.
 Offline, a download fails at once with a message saying what to fetch and where to put it.
+
+Extraction checks every member first: an absolute path, a `..` component, a link that
+points outside the folder, a device file or a symbolic link in a zip makes the archive
+unsafe (`UnsafeArchiveError`); it is then removed from the cache together with its hash
+record and nothing extracted is kept. Tar archives are also extracted with
+`filter="data"` where Python has it (3.10.12+, 3.11.4+); on older versions the member
+check above is the safeguard.
 """
 import hashlib
+import posixpath
 import shutil
+import socket
+import stat
 import tarfile
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from kerasi2i.data.checks import DatasetError
@@ -44,6 +57,35 @@ CYCLEGAN_DATASETS = {
     "ukiyoe2photo": "02a2a2fb5ecf425ca1bf86aca7304377da64a2a1d3b86df54eb65e4068bf3b08",
     "vangogh2photo": "362c3473e70be0944bda08d49d660eafdc2854df55d697835b8186d1d79caaff",
 }
+
+
+class UnsafeArchiveError(DatasetError):
+    """An archive has a member that could write outside the extraction folder."""
+
+
+def host_reachable(url, timeout=5.0):
+    """None when a TCP connection to `url`'s host and port opens within `timeout`
+    seconds (name lookup included), else the reason as a string. Used to fail fast
+    offline instead of waiting out a downloader's own retries."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return None  # file:// and the like: nothing to reach
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    result = {}
+
+    def probe():
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+            result["ok"] = True
+        except OSError as err:
+            result["error"] = f"{type(err).__name__}: {err}"
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if result.get("ok"):
+        return None
+    return result.get("error", f"no answer from {parts.hostname}:{port} within {timeout:g} s")
 
 
 def sha256(path, chunk=1 << 20):
@@ -84,26 +126,83 @@ def _fetch(url, target, verbose=True, check=None):
     part.replace(target)
 
 
+_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")  # Python 3.10.12+, 3.11.4+, 3.12+
+
+
+def _unsafe_path(name):
+    """Why a member name could land outside the extraction folder, or None."""
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "a '..' component"
+    return None
+
+
+def _check_tar_members(tar, archive):
+    """Refuse (UnsafeArchiveError) any member the `data` filter would refuse: absolute or
+    `..` paths, links pointing outside, device files and pipes. Returns the members with
+    setuid/setgid/sticky bits cleared."""
+    members = tar.getmembers()
+    for m in members:
+        why = _unsafe_path(m.name)
+        if why is None and (m.issym() or m.islnk()):
+            base = posixpath.dirname(m.name) if m.issym() else ""
+            target = posixpath.normpath(posixpath.join(base, m.linkname))
+            if m.linkname.startswith("/") or target == ".." or target.startswith("../"):
+                why = f"a link to '{m.linkname}' outside the archive's folder"
+        if why is None and (m.isdev() or m.isfifo()):
+            why = "a device file or pipe"
+        if why:
+            raise UnsafeArchiveError(f"Archive '{archive}' is unsafe: member '{m.name}' has {why}.")
+        m.mode &= 0o777 & ~(stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX)
+    return members
+
+
+def _check_zip_members(zf, archive):
+    for info in zf.infolist():
+        why = _unsafe_path(info.filename)
+        if why is None and stat.S_ISLNK(info.external_attr >> 16):
+            why = "a symbolic link (zip archives of datasets hold plain files)"
+        if why:
+            raise UnsafeArchiveError(f"Archive '{archive}' is unsafe: member '{info.filename}' has {why}.")
+
+
 def _extract(archive, dest):
-    """Extract a .tar.gz or .zip into dest (via a temporary folder, swapped in at the end)."""
+    """Extract a .tar.gz or .zip into dest (via a temporary folder, swapped in at the end).
+
+    Raises UnsafeArchiveError for an unsafe member (see the module docstring) and
+    DatasetError for a damaged archive; either way no `.extracting` folder is left.
+    """
     tmp = dest.with_name(dest.name + ".extracting")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                members = _check_tar_members(tar, archive)
+                if _HAS_DATA_FILTER:
+                    tar.extractall(tmp, members=members, filter="data")
+                else:  # older Pythons: _check_tar_members is the safeguard
+                    tar.extractall(tmp, members=members)
         elif archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    if Path(member).is_absolute() or ".." in Path(member).parts:
-                        raise DatasetError(f"Archive '{archive}' has an unsafe member path '{member}'.")
+                _check_zip_members(zf, archive)
                 zf.extractall(tmp)
         else:
             raise DatasetError(f"Don't know how to extract '{archive}' (expected .tar.gz or .zip).")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DatasetError(f"Archive '{archive}' is damaged ({err}); delete it and download again.") from None
+        if isinstance(err, DatasetError) or not isinstance(err, Exception):
+            raise
+        if _HAS_DATA_FILTER and isinstance(err, tarfile.FilterError):
+            raise UnsafeArchiveError(f"Archive '{archive}' is unsafe: {err}.") from None
+        if isinstance(err, (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error)):
+            raise DatasetError(f"Archive '{archive}' is damaged ({err}); delete it and download again.") from None
+        if isinstance(err, OSError):
+            raise DatasetError(
+                f"Archive '{archive}' could not be extracted into '{tmp}' ({type(err).__name__}: {err})."
+            ) from None
+        raise
     if dest.exists():
         shutil.rmtree(dest)
     tmp.replace(dest)
@@ -144,10 +243,15 @@ def download_archive(name, url, archive_name, *, file_hash=None, cache_dir=None,
             ) from None
     else:
         verify(archive, fresh=False)
-    if not recorded.exists():
-        recorded.write_text(digest["actual"] + "\n")
     if not extracted.exists():
-        _extract(archive, extracted)
+        try:
+            _extract(archive, extracted)
+        except UnsafeArchiveError as err:
+            archive.unlink(missing_ok=True)
+            recorded.unlink(missing_ok=True)
+            raise UnsafeArchiveError(f"{err} It was removed from the cache and not extracted.") from None
+    if not recorded.exists():  # trusted only once it has extracted cleanly
+        recorded.write_text(digest["actual"] + "\n")
     return extracted
 
 

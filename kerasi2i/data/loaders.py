@@ -388,6 +388,9 @@ def load_domain(
     return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+TFDS_PROBE_TIMEOUT = 5.0  # seconds to wait for the CycleGAN archive host before giving up
+
+
 @contextlib.contextmanager
 def _tfds_offline(offline):
     """Keep TFDS off its GCS bucket while a builder is made.
@@ -436,7 +439,8 @@ def load_cycle_gan_tfds(
     `downloads_root()`; otherwise `tensorflow_datasets.load("cycle_gan/<name>")` (which
     downloads when online, or reads a prepared `data_dir`; with `download=False` it only
     reads `data_dir` and never touches the network). `split` is "train" or "test".
-    Offline with none of these, a DatasetError says what to fetch.
+    Offline with none of these, a DatasetError says what to fetch, within seconds: the
+    archive host is probed (`TFDS_PROBE_TIMEOUT`) before TFDS is asked to download.
     """
     from kerasi2i.data.download import CYCLEGAN_DATASETS
     from kerasi2i.data.paths import downloads_root
@@ -452,10 +456,19 @@ def load_cycle_gan_tfds(
 
     import tensorflow_datasets as tfds
 
+    from kerasi2i.data import download as kdownload
+
     try:
-        with _tfds_offline(not download):
+        # The builder is made with GCS off (nothing is fetched yet); only when the data is
+        # not prepared in data_dir does TFDS download, and then the archive host must answer
+        # a quick probe first: offline, TFDS's own retries take minutes to give up.
+        with _tfds_offline(True):
             builder = tfds.builder(f"cycle_gan/{name}", data_dir=data_dir)
-        if download:
+        if download and not builder.is_prepared():
+            url = kdownload.CYCLEGAN_URL.format(name=name)
+            problem = kdownload.host_reachable(url, timeout=TFDS_PROBE_TIMEOUT)
+            if problem is not None:
+                raise ConnectionError(f"cannot reach {url} ({problem}); TFDS would download from there")
             builder.download_and_prepare()
         ds_a, ds_b = builder.as_dataset(split=[f"{split}A", f"{split}B"])
         lengths = (builder.info.splits[f"{split}A"].num_examples, builder.info.splits[f"{split}B"].num_examples)
