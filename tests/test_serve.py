@@ -487,6 +487,190 @@ def test_upload_in_a_real_browser(server, tmp_path):
 
 
 # --------------------------------------------------------------------------------------
+# The paint canvas for a labels -> photo facades model (issue 11)
+# --------------------------------------------------------------------------------------
+def _facade_class_map(size=64):
+    """A small hand-made CMP label map: sky, a wall, two rows of windows, a door."""
+    from kerasi2i.data.facade_classes import class_index
+
+    m = np.full((size, size), class_index("background"), np.int64)
+    m[8:, 4:60] = class_index("facade")
+    for top in (14, 32):
+        for left in (10, 28, 46):
+            m[top:top + 10, left:left + 8] = class_index("window")
+    m[50:, 28:36] = class_index("door")
+    return m
+
+
+def test_canvas_mode_from_the_run_config(tmp_path):
+    from kerasi2i.serve import _run_config, canvas_mode
+
+    assert canvas_mode({"data": "sample:facades", "direction": "BtoA"}) == "facades"
+    assert canvas_mode({"data": "/data/datasets/facades", "direction": "BtoA"}) == "facades"
+    assert canvas_mode({"task": "facades", "data": "x", "direction": "BtoA"}) == "facades"
+    assert canvas_mode({"data": "sample:facades", "direction": "AtoB"}) is None  # photo -> labels
+    assert canvas_mode({"data": "sample:facades_day2night", "direction": "BtoA"}) is None
+    assert canvas_mode({"data": "sample:labels2photo", "direction": "BtoA"}) is None
+    assert canvas_mode(None) is None and canvas_mode({}) is None
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"data": "sample:facades", "direction": "BtoA", "epochs": 3}))
+    assert canvas_mode(_run_config(run / "generator.keras")) == "facades"
+    (run / "config.json").write_text("[1, 2]")  # not a run's config
+    assert canvas_mode(_run_config(run / "generator.keras")) is None
+
+
+def test_canvas_app_info_and_pages():
+    from kerasi2i.data.facade_classes import FACADE_CLASSES, FACADE_PALETTE
+
+    generator = unet_generator((32, 32, 3), base_filters=4)
+    info = DemoApp(generator, canvas="facades").info()
+    assert info["canvas"] == "facades"
+    assert [c["name"] for c in info["classes"]] == list(FACADE_CLASSES)
+    assert [c["color"] for c in info["classes"]] == FACADE_PALETTE.tolist()
+    assert b'id="labels"' in DemoApp(generator, canvas="facades").page("/")
+    assert b'type="file"' in DemoApp(generator, canvas="facades").page("/upload")
+    assert b'type="file"' in DemoApp(generator).page("/") and "classes" not in DemoApp(generator).info()
+    with pytest.raises(ValueError, match="canvas must be"):
+        DemoApp(generator, canvas="cityscapes")
+    with pytest.raises(ValueError, match="RGB label maps"):
+        DemoApp(unet_generator((32, 32, 1), output_channels=3, base_filters=4), canvas="facades")
+
+
+@pytest.fixture(scope="module")
+def canvas_server():
+    from kerasi2i.data.facade_classes import paint_labels
+
+    generator = unet_generator((64, 64, 3), base_filters=4)
+    # The sample label map slightly off the palette (as a resized or JPEG'd map would be):
+    # the page snaps it back to exact class colours.
+    rng = np.random.default_rng(0)
+    noisy = (paint_labels(_facade_class_map()).astype(int) + rng.integers(-12, 13, (64, 64, 3))).clip(0, 255)
+    app = DemoApp(generator, [("facade #0", noisy.astype(np.uint8))], canvas="facades")
+    httpd = make_server(app, port=0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", app
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+def _canvas_pixels(page):
+    """The label canvas's RGBA pixels, read in the page: (H, W, 4) uint8."""
+    w, h, data = page.evaluate("""() => {
+        const c = document.getElementById('labels');
+        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)];
+    }""")
+    return np.array(data, np.uint8).reshape(h, w, 4)
+
+
+def _drag(page, start, end, steps=6):
+    """Drag the mouse over the label canvas from canvas pixel `start` (x, y) to `end`."""
+    box = page.locator("#labels").bounding_box()
+    scale_x, scale_y = box["width"] / 64, box["height"] / 64
+
+    def at(p):
+        return box["x"] + (p[0] + 0.5) * scale_x, box["y"] + (p[1] + 0.5) * scale_y
+
+    page.mouse.move(*at(start))
+    page.mouse.down()
+    page.mouse.move(*at(end), steps=steps)
+    page.mouse.up()
+
+
+def _wait_render(page, after):
+    """Wait until the page has shown a rendering newer than number `after`; its count."""
+    page.wait_for_function(f"Number(document.getElementById('output').dataset.count || 0) > {after} "
+                           "&& document.getElementById('output').dataset.state === 'done'", timeout=60_000)
+    return int(page.evaluate("document.getElementById('output').dataset.count"))
+
+
+def test_paint_canvas_in_a_real_browser(canvas_server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; CI installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    from kerasi2i.data.facade_classes import FACADE_CLASSES, FACADE_PALETTE, class_index, paint_labels
+
+    url, app = canvas_server
+    palette = {tuple(c) for c in FACADE_PALETTE.tolist()}
+    colour = {name: FACADE_PALETTE[class_index(name)] for name in FACADE_CLASSES}
+
+    def only_palette_colours(pixels):
+        assert (pixels[..., 3] == 255).all()
+        return {tuple(p) for p in pixels[..., :3].reshape(-1, 3).tolist()} <= palette
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            buttons = page.locator("#palette button")
+            assert [buttons.nth(i).get_attribute("data-class") for i in range(buttons.count())] == list(FACADE_CLASSES)
+            count = _wait_render(page, 0)  # the starting wall is rendered at once
+
+            # The start: a plain facade wall on background, at the model's input size.
+            start = _canvas_pixels(page)
+            assert start.shape == (64, 64, 4) and only_palette_colours(start)
+            np.testing.assert_array_equal(start[0, 0, :3], colour["background"])
+            np.testing.assert_array_equal(start[40, 32, :3], colour["facade"])
+
+            # A rectangle of class "window", dragged from (10, 20) to (30, 40).
+            page.locator("#palette button[data-class='window']").click()
+            page.check("input[name=tool][value=rect]")
+            _drag(page, (10, 20), (30, 40))
+            count = _wait_render(page, count)
+            pixels = _canvas_pixels(page)
+            assert (pixels[20:41, 10:31, :3] == colour["window"]).all()  # the rectangle, both corners included
+            np.testing.assert_array_equal(pixels[19, 20, :3], colour["facade"])  # and not beyond it
+            np.testing.assert_array_equal(pixels[41, 20, :3], colour["facade"])
+            np.testing.assert_array_equal(pixels[30, 31, :3], colour["facade"])
+            assert only_palette_colours(pixels)  # crisp: no antialiased in-between colours
+
+            # The output is the model's rendering of exactly this label map.
+            png = bytes(page.evaluate(
+                "async () => Array.from(new Uint8Array(await (await fetch("
+                "document.getElementById('output').src)).arrayBuffer()))"))
+            shown = np.asarray(Image.open(io.BytesIO(png)))
+            assert shown.shape == (64, 64, 3)
+            np.testing.assert_array_equal(shown, np.asarray(Image.open(io.BytesIO(
+                app.translate_bytes(_png(np.ascontiguousarray(pixels[..., :3])))))))
+
+            # The freehand brush, class "door", 4 px wide.
+            page.locator("#palette button[data-class='door']").click()
+            page.check("input[name=tool][value=brush]")
+            page.fill("#size", "4")
+            page.dispatch_event("#size", "input")
+            _drag(page, (40, 50), (56, 50), steps=8)
+            count = _wait_render(page, count)
+            pixels = _canvas_pixels(page)
+            assert (pixels[49:51, 40:57, :3] == colour["door"]).all()
+            np.testing.assert_array_equal(pixels[44, 48, :3], colour["facade"])
+            assert only_palette_colours(pixels)
+
+            # Undo takes the door stroke back; clear returns to the plain wall.
+            page.click("#undo")
+            count = _wait_render(page, count)
+            assert not (_canvas_pixels(page)[..., :3] == colour["door"]).all(-1).any()
+            page.click("#clear")
+            count = _wait_render(page, count)
+            np.testing.assert_array_equal(_canvas_pixels(page), start)
+
+            # The example: the first sample, snapped back to exact palette colours.
+            page.click("#example")
+            count = _wait_render(page, count)
+            np.testing.assert_array_equal(_canvas_pixels(page)[..., :3], paint_labels(_facade_class_map()))
+            page.screenshot(path=str(tmp_path / "canvas.png"))
+
+            # The upload page is still there, linked from the canvas.
+            page.click("text=Upload an image instead.")
+            page.wait_for_selector("body[data-ready='1'] #file", timeout=30_000)
+        finally:
+            browser.close()
+
+
+# --------------------------------------------------------------------------------------
 # Monitoring a deployed model: kerasi2i.monitoring.DriftMonitor
 # --------------------------------------------------------------------------------------
 def _scenes(n, seed, size=32):
