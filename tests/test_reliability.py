@@ -536,3 +536,38 @@ def test_tfds_offline_fails_fast_without_handing_over_to_tfds(tmp_path, monkeypa
         loaders.load_cycle_gan_tfds("horse2zebra", data_dir=tmp_path / "tfds")
     assert not handed_over
     assert download.host_reachable(f"http://127.0.0.1:{port}/", timeout=2) is not None
+
+
+# ---------------------------------------------------------------- the train CLI names bad files; --on-bad skip
+
+def test_train_pix2pix_cli_names_a_corrupt_png_and_writes_nothing(tmp_path, capsys):
+    from kerasi2i.cli import main
+
+    data = berkeley(tmp_path / "ds", bad={"broken.png": corrupt_middle(png_bytes(side_by_side(7)))})
+    out = tmp_path / "out"
+    code = main(["train", "pix2pix", "--data", str(data), "--output", str(out), "--image-size", "32",
+                 "--epochs", "1", "--epochs-decay", "0", "--base-filters", "8"])
+    err = capsys.readouterr().err
+    assert code == 2 and "broken.png" in err and "--on-bad skip" in err
+    assert not out.exists()
+
+
+def test_train_cyclegan_cli_on_bad_skip_trains_on_the_rest(tmp_path, capsys):
+    from kerasi2i.cli import main
+
+    data = tmp_path / "ds"
+    for d in ("trainA", "trainB", "testA", "testB"):
+        (data / d).mkdir(parents=True)
+        for i in range(2):
+            (data / d / f"{i}.png").write_bytes(png_bytes(side_by_side(i, 32)[:, :32]))
+    (data / "trainA" / "bomb.png").write_bytes(bomb_png())
+    (data / "trainB" / "broken.png").write_bytes(corrupt_middle(png_bytes(side_by_side(5, 32)[:, :32])))
+    out = tmp_path / "out"
+    args = ["train", "cyclegan", "--data", str(data), "--output", str(out), "--image-size", "32", "--epochs", "1",
+            "--epochs-decay", "0", "--base-filters", "4", "--n-blocks", "1", "--receptive-field", "16",
+            "--pool-size", "0", "--steps-per-epoch", "1"]
+    assert main(args) == 2
+    assert "bomb.png" in capsys.readouterr().err and not out.exists()
+    with pytest.warns(UserWarning, match="Skipped 1 of 3"):
+        assert main(args + ["--on-bad", "skip"]) == 0
+    assert (out / "generator_AtoB.keras").is_file()
