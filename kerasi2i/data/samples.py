@@ -39,8 +39,10 @@ from kerasi2i.data.paths import samples_root
 # JPEG settings, counts). A folder whose manifest has another version is rebuilt.
 SAMPLES_VERSION = 2
 
-PAIRED_TASKS = ("colorization", "edges2photo", "labels2photo", "superres")
-UNPAIRED_TASKS = ("day2night",)
+# Procedural facades (kerasi2i.data.facades): learnable in minutes, the default tasks.
+FACADE_TASKS = ("facades", "facades_day2night")
+PAIRED_TASKS = ("facades", "colorization", "edges2photo", "labels2photo", "superres")
+UNPAIRED_TASKS = ("facades_day2night", "day2night")
 SAMPLE_TASKS = PAIRED_TASKS + UNPAIRED_TASKS
 SAMPLE_SIZES = (64, 128, 256)
 
@@ -475,6 +477,91 @@ def _write_day2night(size, folder, cache):
     return manifest
 
 
+# Buildings per split of the facade tasks. 256 px follows CMP Facades as the pix2pix paper
+# splits it (400 train, 100 val, 106 test); the smaller sizes get more buildings, which
+# is what lets a model generalise in a few CPU minutes. Every split draws its buildings
+# from its own seed range, so no building is in two splits, and a building has the same
+# seed (the same design) at every size.
+FACADE_COUNTS = MappingProxyType({
+    64: MappingProxyType({"train": 1000, "val": 100, "test": 100}),
+    128: MappingProxyType({"train": 1000, "val": 100, "test": 100}),
+    256: MappingProxyType({"train": 400, "val": 100, "test": 106}),
+})
+_FACADE_SEED_BASE = MappingProxyType({
+    "train": 0, "val": 100_000, "test": 200_000, "trainA": 300_000, "trainB": 400_000, "unpaired_test": 500_000,
+})
+
+
+def facade_seeds(split, size):
+    """The building seeds of a facade split ("train", "val", "test", "trainA", "trainB",
+    "unpaired_test") at `size`."""
+    counts = FACADE_COUNTS[size]
+    count = counts["test"] if split == "unpaired_test" else counts.get(split, counts["train"] // 2)
+    return range(_FACADE_SEED_BASE[split], _FACADE_SEED_BASE[split] + count)
+
+
+def _facade_render(args):
+    """(labels, day photo, night photo or None) of one building; a module-level function
+    so that a process pool can run it."""
+    from kerasi2i.data import facades
+
+    seed, size, what = args
+    building = facades.generate_facade(seed)
+    labels = facades.render_labels(building, size) if "labels" in what else None
+    day = facades.render_photo(building, size) if "day" in what else None
+    night = facades.render_photo(building, size, night=True) if "night" in what else None
+    return labels, day, night
+
+
+def _render_many(seeds, size, what):
+    return [_facade_render((seed, size, what)) for seed in seeds]
+
+
+def _write_facades(size, folder):
+    """`facades`: photo (A, left) | labels (B, right), the real CMP set's direction, so
+    BtoA is labels -> photo."""
+    manifest = {"layout": "pix2pix (A = photo | B = labels, side by side)", "counts": {}, "sources": {},
+                "files": {}}
+    for split in ("train", "val", "test"):
+        seeds = facade_seeds(split, size)
+        (folder / split).mkdir()
+        for number, (labels, day, _) in enumerate(_render_many(seeds, size, ("labels", "day")), start=1):
+            _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([day, labels], axis=1))
+        manifest["counts"][split] = len(seeds)
+        manifest["sources"][split] = f"kerasi2i.data.facades.generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
+        manifest["files"][split] = [{"seed": s} for s in seeds]
+    return manifest
+
+
+def _write_facades_day2night(size, folder):
+    """`facades_day2night`: day photos (trainA) and night photos (trainB) of different
+    buildings; testA / testB / test_pairs show the same test buildings by day and night."""
+    manifest = {
+        "layout": "cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)",
+        "counts": {}, "sources": {}, "files": {},
+    }
+    for split, what, index in (("trainA", ("day",), 1), ("trainB", ("night",), 2)):
+        seeds = facade_seeds(split, size)
+        (folder / split).mkdir()
+        for number, images in enumerate(_render_many(seeds, size, what), start=1):
+            _write_jpeg(folder / split / f"{number}.jpg", images[index])
+        manifest["counts"][split] = len(seeds)
+        manifest["sources"][split] = f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
+        manifest["files"][split] = [{"seed": s} for s in seeds]
+    seeds = facade_seeds("unpaired_test", size)
+    for split in ("testA", "testB", "test_pairs"):
+        (folder / split).mkdir()
+    for number, (_, day, night) in enumerate(_render_many(seeds, size, ("day", "night")), start=1):
+        _write_jpeg(folder / "testA" / f"{number}.jpg", day)
+        _write_jpeg(folder / "testB" / f"{number}.jpg", night)
+        _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([day, night], axis=1))
+    for split in ("testA", "testB", "test_pairs"):
+        manifest["counts"][split] = len(seeds)
+        manifest["sources"][split] = f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
+        manifest["files"][split] = [{"seed": s} for s in seeds]
+    return manifest
+
+
 def _library_versions():
     import PIL
     import skimage
@@ -497,7 +584,11 @@ def _build_one(task, size, folder, cache):
     staging = Path(tempfile.mkdtemp(prefix=f".{task}-building-", dir=folder.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the dataset is not
     try:
-        if task == "day2night":
+        if task == "facades":
+            manifest = _write_facades(size, staging)
+        elif task == "facades_day2night":
+            manifest = _write_facades_day2night(size, staging)
+        elif task == "day2night":
             manifest = _write_day2night(size, staging, cache)
         else:
             manifest = _write_paired(task, size, staging, cache)
