@@ -537,11 +537,24 @@ def test_canvas_app_info_and_pages():
         DemoApp(unet_generator((32, 32, 1), output_channels=3, base_filters=4), canvas="facades")
 
 
+def _pixelwise_generator(size=64):
+    """A stand-in "labels -> photo" generator that maps each pixel on its own (a seeded
+    1x1 convolution and tanh). An untrained U-Net answers almost the same grey for any
+    label map, which would hide whether the page shows the rendering of what was painted;
+    with this one, every class comes out in its own colour, exactly where it was painted."""
+    import keras
+
+    inputs = keras.Input((size, size, 3))
+    conv = keras.layers.Conv2D(3, 1, activation="tanh", name="lookup",
+                               kernel_initializer=keras.initializers.RandomNormal(0.0, 2.0, seed=3))
+    return keras.Model(inputs, conv(inputs), name="pixelwise_generator")
+
+
 @pytest.fixture(scope="module")
 def canvas_server():
     from kerasi2i.data.facade_classes import paint_labels
 
-    generator = unet_generator((64, 64, 3), base_filters=4)
+    generator = _pixelwise_generator(64)
     # The sample label map slightly off the palette (as a resized or JPEG'd map would be):
     # the page snaps it back to exact class colours.
     rng = np.random.default_rng(0)
@@ -628,7 +641,8 @@ def test_paint_canvas_in_a_real_browser(canvas_server, tmp_path):
             np.testing.assert_array_equal(pixels[30, 31, :3], colour["facade"])
             assert only_palette_colours(pixels)  # crisp: no antialiased in-between colours
 
-            # The output is the model's rendering of exactly this label map.
+            # The output shown is the model's rendering of exactly this label map: the
+            # window class's own colour inside the rectangle, the wall's beside it.
             png = bytes(page.evaluate(
                 "async () => Array.from(new Uint8Array(await (await fetch("
                 "document.getElementById('output').src)).arrayBuffer()))"))
@@ -636,6 +650,7 @@ def test_paint_canvas_in_a_real_browser(canvas_server, tmp_path):
             assert shown.shape == (64, 64, 3)
             np.testing.assert_array_equal(shown, np.asarray(Image.open(io.BytesIO(
                 app.translate_bytes(_png(np.ascontiguousarray(pixels[..., :3])))))))
+            assert (shown[20:41, 10:31] == shown[30, 20]).all() and (shown[30, 20] != shown[19, 20]).any()
 
             # The freehand brush, class "door", 4 px wide.
             page.locator("#palette button[data-class='door']").click()
