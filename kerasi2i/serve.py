@@ -126,16 +126,19 @@ def canvas_mode(config):
     return None
 
 
-def load_samples(samples, input_shape, model_path=None, count=MAX_SAMPLES):
-    """Sample images as a list of ``(name, uint8 array)`` (see the module docstring)."""
+def load_samples(samples, input_shape, model_path=None, count=MAX_SAMPLES, direction=None):
+    """Sample images as a list of ``(name, uint8 array)`` (see the module docstring).
+
+    Of a paired dataset, the side the model reads: ``direction``, else the training run's
+    (its ``config.json``), else "AtoB"."""
     from kerasi2i import data as kdata
 
-    direction = "AtoB"
+    config = _run_config(model_path) or {}
+    direction = direction or config.get("direction") or "AtoB"
     if samples is None:
-        config = _run_config(model_path)
-        if not config or "data" not in config:
+        if "data" not in config:
             return []
-        samples, direction = config["data"], config.get("direction", "AtoB")
+        samples = config["data"]
     size, channels = input_shape[1] or 256, input_shape[-1]
     spec = str(samples)
     if spec.startswith("sample:"):
@@ -521,7 +524,10 @@ def serve(model, port=DEFAULT_PORT, host="127.0.0.1", samples=None, fit="resize"
     if canvas == "auto":
         canvas = canvas_mode(_run_config(path))
     canvas = None if canvas == "none" else canvas
-    app = DemoApp(generator, load_samples(samples, generator.input_shape, path), fit=fit,
+    config = _run_config(path) or {}
+    # The facades canvas paints label maps: the BtoA side of the Berkeley layout (photo | labels).
+    direction = config.get("direction") or ("BtoA" if canvas == "facades" else None)
+    app = DemoApp(generator, load_samples(samples, generator.input_shape, path, direction=direction), fit=fit,
                   max_pixels=max_pixels, canvas=canvas)
     server = make_server(app, host, port, verbose=verbose, allowed_hosts=allowed_hosts)
     warning = host_warning(host, server.server_address[1])

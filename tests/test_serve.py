@@ -427,6 +427,12 @@ def test_samples_from_a_folder_and_from_a_training_run(tmp_path):
     bundled = load_samples("sample:labels2photo", (None, 64, 64, 3))
     assert len(bundled) == 12 and bundled[0][0] == "labels2photo test #0"
     assert bundled[0][1].shape == (64, 64, 3) and bundled[0][1].dtype == np.uint8
+    # The side of a paired set the model reads: the run's direction, also for --samples.
+    (run / "config.json").write_text(json.dumps({"data": str(tmp_path), "direction": "BtoA"}))
+    btoa = load_samples("sample:labels2photo", (None, 64, 64, 3), run / "generator.keras")
+    assert not np.array_equal(btoa[0][1], bundled[0][1])
+    np.testing.assert_array_equal(btoa[0][1], load_samples("sample:labels2photo", (None, 64, 64, 3),
+                                                           direction="BtoA")[0][1])
 
 
 def test_cli_serve_arguments():
