@@ -16,8 +16,42 @@ Exit codes: 0 done; 2 an error (the message names the file or option); 3 `transl
 finished but skipped some inputs (each is reported; the others were written).
 """
 import argparse
+import os
 import sys
 from pathlib import Path
+
+# TensorFlow's C++ log lines (oneDNN notices, "could not find cuda drivers", cuInit
+# errors, remapper messages) are noise on a user's terminal: keep them quiet unless the
+# user asked for them (TF_CPP_MIN_LOG_LEVEL set) or passed --debug. Set before TF loads.
+_QUIET_TF = "TF_CPP_MIN_LOG_LEVEL" not in os.environ and "--debug" not in sys.argv[1:]
+if _QUIET_TF:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with the process's stderr (file descriptor 2) sent to /dev/null.
+
+    TensorFlow 2.21 writes its start-up lines through absl before its logging is set up,
+    and TF_CPP_MIN_LOG_LEVEL does not reach them; only the file descriptor does. Python
+    exceptions are unaffected: stderr is restored before anything is raised or printed.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (embedded, captured)
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 EXIT_ERROR = 2
 EXIT_SKIPPED = 3  # translate: some inputs were skipped (the rest were written)
@@ -199,6 +233,8 @@ def build_parser():
     from kerasi2i import __version__
 
     parser.add_argument("--version", action="version", version=f"kerasi2i {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show TensorFlow's log lines, and a full traceback instead of a one-line error")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_command(sub)
     _add_data_commands(sub)
@@ -224,6 +260,9 @@ def _data(args):
         path = kdata.sample_path(args.name, args.size)
     else:
         path = Path(args.name)
+        if not path.exists():
+            raise ValueError(f"'{args.name}' is neither a bundled sample task nor a folder; "
+                             f"sample tasks: {', '.join(kdata.SAMPLE_TASKS)}.")
     layout, _ = kdata.detect_layout(path)
     if layout == "cyclegan":
         ds = kdata.load_unpaired(path, args.split, image_size=args.size, batch_size=args.count, training=False)
@@ -312,6 +351,8 @@ def _demo(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if _QUIET_TF:
+        _import_tensorflow_quietly()
     from kerasi2i.data import DatasetError
 
     handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo, "export": _export,
@@ -321,9 +362,13 @@ def main(argv=None):
     try:
         return handlers[args.command](args) or 0
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError, WeightsUnavailableError) as err:
+        if args.debug:
+            raise
         print(f"kerasi2i {args.command}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as err:  # a folder where a file should be, permissions, a full disk: say which path
+        if args.debug:
+            raise
         where = f" ('{err.filename}')" if getattr(err, "filename", None) and str(err.filename) not in str(err) else ""
         print(f"kerasi2i {args.command}: error: {type(err).__name__}: {err}{where}", file=sys.stderr)
         return EXIT_ERROR

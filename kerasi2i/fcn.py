@@ -15,10 +15,10 @@ give the upper bound (the segmenter's own accuracy), and noise gives chance leve
 
 The segmenter is a small fully convolutional encoder-decoder (`segmentation_network`)
 trained on the facade photos of the dataset's train split at `SEGMENTER_SIZE` px (photos
-of any size are resized to it, and the labels with nearest-neighbour sampling). It is
-trained the first time it is needed (about half a minute on two CPU cores) and cached in
-the dataset folder as `_segmenter/segmenter_<size>.keras`, so every later score uses the
-same network.
+of any size are resized to it, and the labels with nearest-neighbour sampling). For the bundled
+facades it ships with the package (trained once by `tools/train_facade_segmenter.py`);
+for another facades folder it is trained the first time it is needed and cached there
+as `_segmenter/segmenter_<size>.keras`, so every later score uses the same network.
 
 Deviation from the paper: the paper's FCN-8s (VGG-16 based) is far too large to train on
 a CPU in a minute; this segmenter is much smaller and trained on the same distribution
@@ -141,9 +141,34 @@ def train_segmenter(path, steps=800, batch_size=16, learning_rate=2e-3, seed=0, 
     return model
 
 
-def facade_segmenter(path, verbose=1, retrain=False):
-    """The cached FCN-score segmenter of a facades dataset folder (photo | labels layout,
-    e.g. `kdata.sample_path("facades", 128)`); trained and cached on first use."""
+PACKAGED_WEIGHTS = Path(__file__).parent / "assets" / f"facade_segmenter_{SEGMENTER_SIZE}.weights.h5"
+
+
+def _is_bundled_facades(path):
+    from kerasi2i.data.paths import samples_root
+
+    path = Path(path).resolve()
+    return path.name == "facades" and path.parent.parent == Path(samples_root()).resolve()
+
+
+def facade_segmenter(path=None, verbose=1, retrain=False):
+    """The FCN-score segmenter for a facades dataset (photo | labels layout).
+
+    For the bundled procedural facades (`path=None`, or `kdata.sample_path("facades",
+    size)` at any size) this is the segmenter that ships with kerasi2i
+    (`PACKAGED_WEIGHTS`, trained by `tools/train_facade_segmenter.py` on the bundled
+    train split). For any other folder (the real CMP facades, say) a segmenter is trained
+    on its train split the first time (a few CPU minutes) and cached in
+    `<path>/_segmenter/`. `retrain=True` trains anew in either case.
+    """
+    if (path is None or _is_bundled_facades(path)) and not retrain and PACKAGED_WEIGHTS.exists():
+        model = segmentation_network()
+        model.load_weights(PACKAGED_WEIGHTS)
+        return model
+    if path is None:
+        from kerasi2i import data as kdata
+
+        path = kdata.sample_path("facades", 128)
     path = Path(path)
     cache = path / _SEGMENTER_DIR / f"segmenter_{SEGMENTER_SIZE}.keras"
     info_file = cache.with_suffix(".json")

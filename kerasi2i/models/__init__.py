@@ -1,5 +1,6 @@
 """Model builders and, per method, the trainable models (pix2pix, CycleGAN, ...)."""
 from kerasi2i.models.cyclegan import CycleGAN, ImagePool, build_cyclegan
+from kerasi2i.models.pix2pix import Pix2Pix, build_pix2pix
 from kerasi2i.models.networks import (
     discriminator_for_receptive_field,
     patch_discriminator,
@@ -12,7 +13,9 @@ from kerasi2i.models.networks import (
 __all__ = [
     "CycleGAN",
     "ImagePool",
+    "Pix2Pix",
     "build_cyclegan",
+    "build_pix2pix",
     "discriminator_for_receptive_field",
     "patch_discriminator",
     "pixel_discriminator",
