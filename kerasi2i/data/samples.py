@@ -514,6 +514,8 @@ def _facade_render(args):
 
 
 def _render_many(seeds, size, what):
+    # Serial on purpose: a process pool measured slower on 2 cores (each worker imports
+    # TensorFlow through the kerasi2i.data package before it renders anything).
     return [_facade_render((seed, size, what)) for seed in seeds]
 
 
