@@ -93,7 +93,7 @@ def run_demo(task=DEMO_TASK, image_size=128, epochs=4, epochs_decay=4, base_filt
     output = Path(output)
     print(f"kerasi2i demo: pix2pix on the bundled '{task}' task at {image_size} px "
           f"({'labels -> photo' if facades else direction}); outputs in {output}/")
-    path = kdata.sample_path(task, image_size)
+    path = kdata.sample_path(task, image_size, verbose=True)   # built on the first run only
     test = kdata.load_paired(path, "test", direction=direction, image_size=image_size, batch_size=25)
     x_show, y_show = next(iter(test))
     x_show, y_show = x_show[:8], y_show[:8]

@@ -513,13 +513,26 @@ def _facade_render(args):
     return labels, day, night
 
 
-def _render_many(seeds, size, what):
-    # Serial on purpose: a process pool measured slower on 2 cores (each worker imports
-    # TensorFlow through the kerasi2i.data package before it renders anything).
-    return [_facade_render((seed, size, what)) for seed in seeds]
+def _render_many(seeds, size, what, label=None):
+    """Render buildings one after the other, with a progress bar when `label` is given.
+
+    Serial on purpose: a process pool measured slower on 2 cores (each worker imports
+    TensorFlow through the kerasi2i.data package before it renders anything)."""
+    bar = None
+    if label is not None and len(seeds) >= 100:
+        from keras.utils import Progbar
+
+        print(label)
+        bar = Progbar(len(seeds), unit_name="building")
+    images = []
+    for i, seed in enumerate(seeds, start=1):
+        images.append(_facade_render((seed, size, what)))
+        if bar is not None and (i % 25 == 0 or i == len(seeds)):
+            bar.update(i)
+    return images
 
 
-def _write_facades(size, folder):
+def _write_facades(size, folder, verbose=False):
     """`facades`: photo (A, left) | labels (B, right), the real CMP set's direction, so
     BtoA is labels -> photo."""
     manifest = {"layout": "pix2pix (A = photo | B = labels, side by side)", "counts": {}, "sources": {},
@@ -527,7 +540,8 @@ def _write_facades(size, folder):
     for split in ("train", "val", "test"):
         seeds = facade_seeds(split, size)
         (folder / split).mkdir()
-        for number, (labels, day, _) in enumerate(_render_many(seeds, size, ("labels", "day")), start=1):
+        label = f"Rendering {size} px facades, {split} split" if verbose else None
+        for number, (labels, day, _) in enumerate(_render_many(seeds, size, ("labels", "day"), label), start=1):
             _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([day, labels], axis=1))
         manifest["counts"][split] = len(seeds)
         manifest["sources"][split] = f"kerasi2i.data.facades.generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
@@ -535,7 +549,7 @@ def _write_facades(size, folder):
     return manifest
 
 
-def _write_facades_day2night(size, folder):
+def _write_facades_day2night(size, folder, verbose=False):
     """`facades_day2night`: day photos (trainA) and night photos (trainB) of different
     buildings; testA / testB / test_pairs show the same test buildings by day and night."""
     manifest = {
@@ -545,7 +559,8 @@ def _write_facades_day2night(size, folder):
     for split, what, index in (("trainA", ("day",), 1), ("trainB", ("night",), 2)):
         seeds = facade_seeds(split, size)
         (folder / split).mkdir()
-        for number, images in enumerate(_render_many(seeds, size, what), start=1):
+        label = f"Rendering {size} px facades, {split}" if verbose else None
+        for number, images in enumerate(_render_many(seeds, size, what, label), start=1):
             _write_jpeg(folder / split / f"{number}.jpg", images[index])
         manifest["counts"][split] = len(seeds)
         manifest["sources"][split] = f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
@@ -553,7 +568,8 @@ def _write_facades_day2night(size, folder):
     seeds = facade_seeds("unpaired_test", size)
     for split in ("testA", "testB", "test_pairs"):
         (folder / split).mkdir()
-    for number, (_, day, night) in enumerate(_render_many(seeds, size, ("day", "night")), start=1):
+    label = f"Rendering {size} px facades, test pairs" if verbose else None
+    for number, (_, day, night) in enumerate(_render_many(seeds, size, ("day", "night"), label), start=1):
         _write_jpeg(folder / "testA" / f"{number}.jpg", day)
         _write_jpeg(folder / "testB" / f"{number}.jpg", night)
         _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([day, night], axis=1))
@@ -579,7 +595,7 @@ def _is_built(folder):
     return manifest.get("build_version") == SAMPLES_VERSION
 
 
-def _build_one(task, size, folder, cache):
+def _build_one(task, size, folder, cache, verbose=False):
     """Write task/size into a temporary sibling folder, then rename it into place: an
     interrupted build never leaves a half-written dataset under the final name."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -587,9 +603,9 @@ def _build_one(task, size, folder, cache):
     staging.chmod(0o755)  # mkdtemp makes it private; the dataset is not
     try:
         if task == "facades":
-            manifest = _write_facades(size, staging)
+            manifest = _write_facades(size, staging, verbose)
         elif task == "facades_day2night":
-            manifest = _write_facades_day2night(size, staging)
+            manifest = _write_facades_day2night(size, staging, verbose)
         elif task == "day2night":
             manifest = _write_day2night(size, staging, cache)
         else:
@@ -649,15 +665,16 @@ def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False)
             if not force and _is_built(folder):
                 continue
             start = time.perf_counter()
-            manifest = _build_one(task, size, folder, cache)
+            manifest = _build_one(task, size, folder, cache, verbose)
             if verbose:
                 counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
                 print(f"built {size}/{task}: {counts} ({time.perf_counter() - start:.1f} s)")
     return root
 
 
-def sample_path(task, size=64, root=None, build=True):
-    """The folder `<root>/<size>/<task>` of a sample dataset, built first if missing."""
+def sample_path(task, size=64, root=None, build=True, verbose=False):
+    """The folder `<root>/<size>/<task>` of a sample dataset, built first if missing
+    (`verbose=True` shows progress while it builds)."""
     _check_choices("task", task, SAMPLE_TASKS)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise ValueError(f"Unknown sample size {size!r}; allowed: {SAMPLE_SIZES!r}.")
@@ -665,5 +682,5 @@ def sample_path(task, size=64, root=None, build=True):
     root = Path(samples_root() if root is None else root)
     folder = root / str(int(size)) / task
     if build and not _is_built(folder):
-        build_samples(tasks=[task], sizes=[int(size)], root=root)
+        build_samples(tasks=[task], sizes=[int(size)], root=root, verbose=verbose)
     return folder
