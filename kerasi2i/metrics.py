@@ -170,11 +170,11 @@ def _label_ids(images, palette=None, void_colors=None):
     k = len(colors)
     if void_colors is not None:
         colors = np.concatenate([colors, np.asarray(void_colors, np.int32)])
-    pixels = images.reshape(-1, 3).astype(np.int32)
-    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every colour.
-    ids = np.argmin(-2 * pixels @ colors.T + (colors**2).sum(axis=1), axis=1).astype(np.int64)
+    from kerasi2i.data.facade_classes import nearest_class
+
+    ids = nearest_class(images, colors)
     ids[ids >= k] = -1
-    return ids.reshape(images.shape[:-1])
+    return ids
 
 
 def segmentation_scores(true_label_images, predicted_images, num_classes=None, palette="sample",

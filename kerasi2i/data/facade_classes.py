@@ -65,7 +65,8 @@ def paint_labels(class_map, palette=FACADE_PALETTE):
 
 
 def nearest_class(image, palette=FACADE_PALETTE):
-    """Class id per pixel of a painted label image: the nearest palette colour (RGB).
+    """Class id per pixel of a painted label image: the index of the nearest colour of
+    `palette` ((K, 3), any palette: the bundled samples', Cityscapes') in RGB.
 
     `image` is uint8 (H, W, 3) or (N, H, W, 3); returns int64 of shape (H, W) or (N, H, W).
     """

@@ -263,12 +263,9 @@ def labels_from_colors(image):
     Turns a painted label map (a generated one, or a JPEG of one) back into an integer
     class map of shape `(H, W)`, e.g. to score photo -> labels translations.
     """
-    image = _check_photo(image)
-    pixels = image.reshape(-1, 3).astype(np.int32)
-    palette = PALETTE.astype(np.int32)
-    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every class, so drop it.
-    scores = -2 * pixels @ palette.T + (palette**2).sum(axis=1)
-    return np.argmin(scores, axis=1).reshape(image.shape[:2])
+    from kerasi2i.data.facade_classes import nearest_class
+
+    return nearest_class(_check_photo(image), PALETTE)
 
 
 def label_ids(photo, n_segments=None):
