@@ -529,3 +529,21 @@ def _blur(image, radius):
 
     return uniform_filter(uniform_filter(image, size=2 * radius + 1, mode="constant"), size=2 * radius + 1,
                           mode="constant")
+
+
+def day_night_pairs(seeds, size):
+    """Day and night renders of the same buildings: two uint8 arrays (n, size, size, 3).
+
+    The paired training data that an unpaired task withholds, for a supervised upper bound
+    (pix2pix on day -> night). Use seeds that the test split does not use, e.g.
+    `kerasi2i.data.samples.facade_seeds("trainA", size)`: the day photos CycleGAN trains on,
+    now with their own night. About 0.1-0.5 s per building at 64 px on a CPU.
+    """
+    days, nights = [], []
+    for seed in seeds:
+        building = generate_facade(seed)
+        days.append(render_photo(building, size))
+        nights.append(render_photo(building, size, night=True))
+    if not days:
+        raise ValueError(f"`seeds` must name at least one building; received {seeds!r}")
+    return np.stack(days), np.stack(nights)
