@@ -173,13 +173,13 @@ def _default_load_size(crop_size):
     return int(round(crop_size * 286 / 256))
 
 
-def _finish(ds, *, batch_size, repeat, drop_remainder, cache, seed, post):
+def _finish(ds, *, batch_size, repeat, drop_remainder, cache, seed, post, deterministic):
     """Shared tail of every pipeline: cache, random jitter, batch, prefetch."""
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     # Per-element stateless seeds for the jitter: reproducible for a given `seed`, new every epoch.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip(ds, seeds).map(post, num_parallel_calls=AUTOTUNE, deterministic=seed is not None)
+    ds = tf.data.Dataset.zip(ds, seeds).map(post, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -268,9 +268,13 @@ def load_paired(
         )
         return to_signed(x), to_signed(y)
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=seed is not None)
+    # Evaluation (and any seeded pipeline) keeps the files' order on every pass; unseeded
+    # training may hand out elements as soon as they are ready, which is faster.
+    ordered = seed is not None or not training
+    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=ordered)
     return _finish(
-        ds, batch_size=batch_size, repeat=repeat, drop_remainder=drop_remainder, cache=cache, seed=seed, post=jitter
+        ds, batch_size=batch_size, repeat=repeat, drop_remainder=drop_remainder, cache=cache, seed=seed, post=jitter,
+        deterministic=ordered,
     )
 
 
@@ -341,6 +345,7 @@ def unpaired_pipeline(
 ):
     """Shared by the folder and TFDS loaders: each source is `(dataset, decode_fn)`."""
     load_size = load_size or _default_load_size(image_size)
+    ordered = seed is not None or not training   # see paired_pipeline / load_paired
     if cache and training:
         raise ValueError("cache=True is not supported for unpaired training data (the domains are re-paired every epoch).")
 
@@ -349,7 +354,7 @@ def unpaired_pipeline(
         if training:
             ds = ds.shuffle(n, seed=domain_seed, reshuffle_each_iteration=True)
         ds = ds.repeat()  # the smaller domain wraps around; `take` below ends the pass
-        return ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=seed is not None)
+        return ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
     seed_b = None if seed is None else seed + 1
     ds = tf.data.Dataset.zip(domain(source_a, lengths[0], seed), domain(source_b, lengths[1], seed_b))
@@ -362,7 +367,8 @@ def unpaired_pipeline(
         return to_signed(a), to_signed(b)
 
     return _finish(
-        ds, batch_size=batch_size, repeat=repeat, drop_remainder=drop_remainder, cache=cache, seed=seed, post=jitter
+        ds, batch_size=batch_size, repeat=repeat, drop_remainder=drop_remainder, cache=cache, seed=seed, post=jitter,
+        deterministic=ordered,
     )
 
 
