@@ -3,7 +3,7 @@
 The pieces behind `notebooks/06_comparison.ipynb`, usable on their own:
 
     >>> from kerasi2i import compare
-    >>> task = compare.sample_task("labels2photo", image_size=32)
+    >>> task = compare.sample_task("facades", image_size=64)   # labels -> photo
     >>> row = compare.run_one("pix2pix", task, steps=200, batch_size=4, base_filters=16)
     >>> row["l1"], row["seconds_per_step"]
 
@@ -13,8 +13,16 @@ the CycleGAN paper does on paired datasets) and the conditional VAE (BicycleGAN:
 cLR-GAN). The autoencoder, pix2pix and the cVAE need paired training data; CycleGAN runs
 on every task. Every model is scored on the task's held-out pairs with the same metrics:
 L1, PSNR, SSIM, sharpness (and MS-SSIM from 22 px), segmentation scores where the output
-is a label map, FID/KID when an InceptionV3 feature extractor is given, the diversity of
-several outputs for one input, and seconds per training step.
+is a label map, the FCN-score where the input is a facade label map (the pix2pix paper's
+metric for labels -> photo), FID/KID when an InceptionV3 feature extractor is given, the
+diversity of several outputs for one input, and seconds per training step. Next to the
+models, `run_study` scores baselines: the identity (the input as the output), the mean
+training target (the same image whatever the input) and, on request, untrained models.
+
+The sample tasks (`SAMPLE_TASK_NAMES`) start with the procedural facades, which a model
+can learn in minutes on a CPU: `facades` (labels -> photo), `facades_photo2labels` (photo
+-> labels) and the unpaired `facades_day2night`. The older real-photo sample tasks stay
+available; at quick-mode scale they are hard examples (eight unrelated photos).
 """
 import dataclasses
 import time
@@ -37,14 +45,20 @@ MODELS = ("autoencoder", "pix2pix", "cyclegan", "cvae")
 MODEL_NAMES = {"autoencoder": "L1 autoencoder", "pix2pix": "pix2pix", "cyclegan": "CycleGAN",
                "cvae": "cVAE (BicycleGAN)"}
 PAIRED_ONLY = ("autoencoder", "pix2pix", "cvae")
-SAMPLE_TASK_NAMES = ("colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
+SAMPLE_TASK_NAMES = ("facades", "facades_photo2labels", "facades_day2night",
+                     "colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
+IDENTITY = "identity (input as output)"
+MEAN_TARGET = "mean training target"
+REAL_TARGET = "real targets (FCN upper bound)"
 
 # Scores in the order the table shows them, with the direction that is better.
 COLUMNS = {
     "l1": ("L1", "lower"), "psnr": ("PSNR", "higher"), "ssim": ("SSIM", "higher"),
     "ms_ssim": ("MS-SSIM", "higher"), "sharpness": ("sharp", "nearer 1"),
     "pixel_accuracy": ("pix acc", "higher"), "class_accuracy": ("cls acc", "higher"),
-    "class_iou": ("IoU", "higher"), "fid": ("FID", "lower"), "kid": ("KID", "lower"),
+    "class_iou": ("IoU", "higher"), "fcn_pixel_accuracy": ("FCN pix", "higher"),
+    "fcn_class_accuracy": ("FCN cls", "higher"), "fcn_class_iou": ("FCN IoU", "higher"),
+    "fid": ("FID", "lower"), "kid": ("KID", "lower"),
     "diversity": ("divers", "context"), "seconds_per_step": ("s/step", "lower"),
 }
 
@@ -61,8 +75,12 @@ class Task:
         paired: whether the training data has pairs (models in `PAIRED_ONLY` need them).
         test_path, test_split: the held-out pairs every model is scored on (for an
             unpaired task, its `test_pairs/` folder).
-        labels_output: the outputs are label maps in the bundled palette, so the table
-            adds segmentation scores.
+        labels_output: the outputs are label maps in `palette`, so the table adds
+            segmentation scores (`metrics.segmentation_scores`).
+        palette: the label colours of `labels_output` ("sample", "facades", ...).
+        fcn_score: the inputs are facade label maps and the outputs photos, so the table
+            adds the FCN-score (`kerasi2i.fcn`): a facade segmenter labels each output and
+            is scored against the input labels.
         image_size: side of the square images the models see.
     """
 
@@ -73,8 +91,11 @@ class Task:
     test_path: Path = None
     test_split: str = "test"
     labels_output: bool = False
+    palette: str = "sample"
+    fcn_score: bool = False
     image_size: int = 64
     _test: tuple = dataclasses.field(default=None, init=False, repr=False, compare=False)
+    _mean: np.ndarray = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.direction not in ("AtoB", "BtoA"):
@@ -114,6 +135,22 @@ class Task:
         x, y = self._test
         return (x, y) if max_images is None else (x[:max_images], y[:max_images])
 
+    def mean_target(self):
+        """The mean training target, (H, W, C) in [-1, 1]: the trivial baseline's answer
+        (the same image whatever the input). Computed once, without augmentation."""
+        if self._mean is None:
+            if self.paired:
+                ds = self._paired("train", training=False, batch_size=64).map(_second)
+            else:  # the target domain, trainB/
+                ds = kdata.load_domain(self.path, "trainB", image_size=self.image_size, batch_size=64)
+            total, count = 0.0, 0
+            for y in ds:
+                y = np.asarray(y, np.float64)
+                total = total + y.sum(axis=0)
+                count += len(y)
+            self._mean = (total / count).astype(np.float32)
+        return self._mean
+
     def _read_test(self):
         if self.test_path != self.path:  # a folder of aligned pairs, e.g. day2night/test_pairs
             ds = kdata.load_paired(self.test_path, training=False, image_size=self.image_size, batch_size=64)
@@ -140,17 +177,31 @@ def _check_model(model):
 
 
 def sample_task(name, image_size=64, sample_size=64):
-    """A task on the bundled sample data (offline): the four paired sample tasks,
-    `photo2labels` (labels2photo read the other way, scored with segmentation scores) and
-    the unpaired `day2night` (scored on its test_pairs)."""
+    """A task on the bundled sample data (offline), by name (`SAMPLE_TASK_NAMES`):
+
+    - `facades`: procedural facades, labels -> photo (the Berkeley layout read BtoA, the
+      pix2pix paper's direction), scored with the FCN-score too;
+    - `facades_photo2labels`: the same pairs photo -> labels, scored with segmentation
+      scores in CMP's 12-class palette;
+    - `facades_day2night`: unpaired (different buildings by day in A, by night in B),
+      scored on its `test_pairs/` (the same test building by day | by night);
+    - the older real-photo tasks: colorization, edges2photo, labels2photo, superres,
+      `photo2labels` (labels2photo read the other way) and the unpaired `day2night`.
+    """
+    if name not in SAMPLE_TASK_NAMES:
+        raise ValueError(f"Unknown sample task {name!r}; expected one of {SAMPLE_TASK_NAMES}.")
+    if name == "facades":
+        return Task(name, kdata.sample_path("facades", sample_size), direction="BtoA", fcn_score=True,
+                    image_size=image_size)
+    if name == "facades_photo2labels":
+        return Task(name, kdata.sample_path("facades", sample_size), direction="AtoB", labels_output=True,
+                    palette="facades", image_size=image_size)
+    if name in ("day2night", "facades_day2night"):
+        path = kdata.sample_path(name, sample_size)
+        return Task(name, path, paired=False, test_path=path / "test_pairs", image_size=image_size)
     if name == "photo2labels":
         return Task(name, kdata.sample_path("labels2photo", sample_size), direction="BtoA", labels_output=True,
                     image_size=image_size)
-    if name == "day2night":
-        path = kdata.sample_path("day2night", sample_size)
-        return Task(name, path, paired=False, test_path=path / "test_pairs", image_size=image_size)
-    if name not in kdata.samples.PAIRED_TASKS:
-        raise ValueError(f"Unknown sample task {name!r}; expected one of {SAMPLE_TASK_NAMES}.")
     return Task(name, kdata.sample_path(name, sample_size), image_size=image_size)
 
 
@@ -161,7 +212,10 @@ def pix2pix_task(name, direction=None, image_size=256):
     direction = direction or kdata.PIX2PIX_DATASETS[name]["direction"]
     split = "test" if (Path(path) / "test").is_dir() else "val"
     label = f"{name} ({direction})"
-    return Task(label, path, direction=direction, test_split=split, image_size=image_size)
+    # facades store photo | labels: BtoA is labels -> photo (FCN-score), AtoB photo -> labels.
+    facades = dict(fcn_score=direction == "BtoA", labels_output=direction == "AtoB", palette="facades")
+    return Task(label, path, direction=direction, test_split=split, image_size=image_size,
+                **(facades if name == "facades" else {}))
 
 
 def build_model(model, image_size, base_filters=64, seed=0):
@@ -216,22 +270,57 @@ def train(model, kind, task, steps, batch_size=1, seed=0, verbose=0):
     return timer.seconds_per_step
 
 
+_SEGMENTERS = {}
+
+
+def _segmenter(task):
+    """The FCN-score segmenter of a facades task (loaded once per folder)."""
+    key = str(task.path)
+    if key not in _SEGMENTERS:
+        from kerasi2i import fcn
+
+        _SEGMENTERS[key] = fcn.facade_segmenter(task.path, verbose=0)
+    return _SEGMENTERS[key]
+
+
+def fcn_score(task, outputs, max_images=None):
+    """FCN-scores (`fcn_pixel_accuracy`, `fcn_class_accuracy`, `fcn_class_iou`) of
+    `outputs` for the task's held-out inputs (facade label maps)."""
+    from kerasi2i import fcn
+
+    x, _ = task.test_arrays(max_images)
+    scores = fcn.fcn_scores(_segmenter(task), np.asarray(outputs), x)
+    return {f"fcn_{k}": scores[k] for k in ("pixel_accuracy", "class_accuracy", "class_iou")}
+
+
 def score(model, task, extractor=None, num_samples=5, max_images=None, examples=0):
-    """The study's scores of a trained `model` (None: the identity baseline, the input
-    itself as the output) on the task's held-out pairs: L1, PSNR, SSIM, sharpness (and
-    MS-SSIM from 22 px), segmentation scores for label outputs, FID/KID with a feature
-    `extractor`, and the diversity of `num_samples` outputs per input (the first of them
-    is the one scored). With `examples`, also `outputs`: the `num_samples` outputs of the
-    first `examples` test inputs, `(num_samples, examples, H, W, C)`."""
+    """The study's scores of a trained `model` on the task's held-out pairs: L1, PSNR,
+    SSIM, sharpness (and MS-SSIM from 22 px), segmentation scores for label outputs, the
+    FCN-score where the task asks for it, FID/KID with a feature `extractor`, and the
+    diversity of `num_samples` outputs per input (the first of them is the one scored).
+    With `examples`, also `outputs`: the `num_samples` outputs of the first `examples`
+    test inputs, `(num_samples, examples, H, W, C)`.
+
+    Baselines instead of a model: None or "identity" (the input itself as the output),
+    "mean" (the mean training target for every input, `Task.mean_target`)."""
     x, y = task.test_arrays(max_images)
-    samples = x[None] if model is None else translate(model, x, max(1, num_samples))
+    if model is None or model == "identity":
+        samples = x[None]
+    elif isinstance(model, str) and model == "mean":
+        samples = np.broadcast_to(task.mean_target(), x.shape)[None].copy()
+    elif isinstance(model, str):
+        raise ValueError(f"Unknown baseline {model!r}; expected 'identity', 'mean' or a model.")
+    else:
+        samples = translate(model, x, max(1, num_samples))
     outputs = samples[0]  # one output per input, scored by every metric
     result = evaluate_generator(lambda inputs, training=False: outputs, [(x, y)], extractor=extractor,
                                 kid_subset_size=min(1000, len(x)))
     if task.labels_output:
-        seg = metrics.segmentation_scores(y, outputs)
+        seg = metrics.segmentation_scores(y, outputs, palette=task.palette)
         result.update({k: seg[k] for k in ("pixel_accuracy", "class_accuracy", "class_iou")})
-    if model is not None and num_samples > 1:
+    if task.fcn_score:
+        result.update(fcn_score(task, outputs, max_images))
+    if not isinstance(model, (str, type(None))) and num_samples > 1:
         result["diversity"] = float(np.mean(metrics.diversity(samples)))
     if examples:
         result["outputs"] = samples[:, :examples]
@@ -286,33 +375,63 @@ def run_one(kind, task, steps, batch_size=1, base_filters=64, learning_rate=2e-4
     return row
 
 
+def untrained_name(kind):
+    """The table's name for the untrained `kind` baseline row."""
+    return f"{MODEL_NAMES[kind]}, untrained"
+
+
+def _baseline_row(name, task, **scores):
+    row = dict(model=name, task=task.name, steps=0, seconds_per_step=float("nan"), train_seconds=0.0)
+    row.update(scores)
+    return row
+
+
 def run_study(tasks, models=MODELS, steps=200, batch_size=1, base_filters=64, learning_rate=2e-4,
-              extractor=None, seed=0, num_samples=5, examples=4, log=print):
+              extractor=None, seed=0, num_samples=5, examples=4, log=print, baselines=("identity", "mean"),
+              untrained=()):
     """Every model in `models` on every task it applies to, `steps` steps of `batch_size`
-    each, plus an identity row per task. Returns a list of result rows (`run_one`'s,
+    each, after the baseline rows of each task. Returns a list of result rows (`run_one`'s,
     without the trained model), in task order; `log` gets one line per run (None: silent).
+
+    Baselines (`baselines`): "identity" (`IDENTITY`, the input as the output), "mean"
+    (`MEAN_TARGET`, the mean training target whatever the input); a task with the
+    FCN-score also gets a `REAL_TARGET` row (the FCN-scores of the real targets, the upper
+    bound). `untrained`: kinds from `models` also scored before training
+    (`untrained_name(kind)`), on the tasks they apply to.
 
     Every run starts from the same initial weights and a fresh optimizer: tasks of one
     image size share one model per kind, restarted (`FreshStart`) before each task."""
-    for kind in models:
+    for kind in tuple(models) + tuple(untrained):
         _check_model(kind)
+    for b in baselines:
+        if b not in ("identity", "mean"):
+            raise ValueError(f"Unknown baseline {b!r}; expected 'identity' or 'mean'.")
     fresh = {}
     rows = []
+
+    def restarted(kind, task):
+        key = (kind, task.image_size)
+        if key not in fresh:
+            fresh[key] = FreshStart(compile_model(build_model(kind, task.image_size, base_filters, seed),
+                                                  learning_rate))
+        return fresh[key].restart()
+
     for task in tasks:
-        identity = dict(model="identity (input as output)", task=task.name, steps=0,
-                        seconds_per_step=float("nan"), train_seconds=0.0)
-        identity.update(score(None, task, extractor=extractor, num_samples=1))
-        rows.append(identity)
+        for b in baselines:
+            rows.append(_baseline_row(IDENTITY if b == "identity" else MEAN_TARGET, task,
+                                      **score(b, task, extractor=extractor, num_samples=1)))
+        if task.fcn_score:
+            rows.append(_baseline_row(REAL_TARGET, task, **fcn_score(task, task.test_arrays()[1])))
+        for kind in untrained:
+            if task.applies(kind):
+                rows.append(_baseline_row(untrained_name(kind), task,
+                                          **score(restarted(kind, task), task, extractor=extractor, num_samples=1)))
         for kind in models:
             if not task.applies(kind):
                 if log:
                     log(f"{task.name:14s} {MODEL_NAMES[kind]:18s} skipped: needs paired training data")
                 continue
-            key = (kind, task.image_size)
-            if key not in fresh:
-                fresh[key] = FreshStart(compile_model(build_model(kind, task.image_size, base_filters, seed),
-                                                      learning_rate))
-            model = fresh[key].restart()
+            model = restarted(kind, task)
             row = _train_and_score(model, kind, task, steps, batch_size, seed, extractor, num_samples, examples)
             rows.append(row)
             if log:
@@ -336,7 +455,8 @@ def format_table(rows, columns=None, digits=3):
     """The rows as a fixed-width text table, one line per (task, model); columns with no
     value in any row are left out; a missing value prints as '-'."""
     columns = [c for c in (columns or COLUMNS) if any(c in r and r[c] is not None for r in rows)]
-    head = f"{'task':14s} {'model':26s}" + "".join(f"{COLUMNS.get(c, (c,))[0]:>9s}" for c in columns)
+    width = max([14] + [len(r["task"]) for r in rows])
+    head = f"{'task':{width}s} {'model':30s}" + "".join(f"{COLUMNS.get(c, (c,))[0]:>9s}" for c in columns)
     lines = [head, "-" * len(head)]
     previous = None
     for r in rows:
@@ -353,7 +473,7 @@ def format_table(rows, columns=None, digits=3):
                 cells.append(f"{v:9.{digits}f}")
         task = r["task"] if r["task"] != previous else ""
         previous = r["task"]
-        lines.append(f"{task:14s} {r['model']:26s}" + "".join(cells))
+        lines.append(f"{task:{width}s} {r['model']:30s}" + "".join(cells))
     return "\n".join(lines)
 
 

@@ -42,8 +42,8 @@ def test_sample_tasks_and_which_models_apply():
         compare.train(compare.build_model("pix2pix", SIZE, base_filters=4), "pix2pix", night, steps=1)
     with pytest.raises(ValueError, match="no paired training data"):
         night.train_pairs()
-    with pytest.raises(ValueError, match="Unknown sample task 'facades'"):
-        compare.sample_task("facades")
+    with pytest.raises(ValueError, match="Unknown sample task 'facade'"):
+        compare.sample_task("facade")
     with pytest.raises(ValueError, match="Unknown model 'unet'"):
         labels.applies("unet")
     with pytest.raises(ValueError, match="direction"):
@@ -80,9 +80,9 @@ def test_study_rows_table_and_json(capsys):
     log = capsys.readouterr().out
     assert log.count("skipped: needs paired training data") == 1  # the cVAE on day2night
     assert [(r["task"], r["model"]) for r in rows] == [
-        ("day2night", "identity (input as output)"), ("day2night", "CycleGAN"),
-        ("photo2labels", "identity (input as output)"), ("photo2labels", "CycleGAN"),
-        ("photo2labels", "cVAE (BicycleGAN)"),
+        ("day2night", "identity (input as output)"), ("day2night", "mean training target"), ("day2night", "CycleGAN"),
+        ("photo2labels", "identity (input as output)"), ("photo2labels", "mean training target"),
+        ("photo2labels", "CycleGAN"), ("photo2labels", "cVAE (BicycleGAN)"),
     ]
     by_model = {r["model"]: r for r in rows if r["task"] == "photo2labels"}
     for name in ("CycleGAN", "cVAE (BicycleGAN)"):
@@ -132,3 +132,63 @@ def test_feature_extractor_uses_only_the_cache_by_default(tmp_path, monkeypatch)
     assert compare.feature_extractor() is None
     with pytest.raises(FileNotFoundError, match="does not exist"):
         compare.feature_extractor(str(tmp_path / "missing.h5"))
+
+
+def test_facade_tasks_come_first_and_read_the_right_way():
+    assert compare.SAMPLE_TASK_NAMES[:3] == ("facades", "facades_photo2labels", "facades_day2night")
+    to_photo = compare.sample_task("facades", image_size=SIZE)
+    to_labels = compare.sample_task("facades_photo2labels", image_size=SIZE)
+    night = compare.sample_task("facades_day2night", image_size=SIZE)
+    assert to_photo.direction == "BtoA" and to_photo.fcn_score and not to_photo.labels_output
+    assert to_labels.direction == "AtoB" and to_labels.labels_output and to_labels.palette == "facades"
+    assert not night.paired and night.test_path.name == "test_pairs"
+    x, y = to_photo.test_arrays()
+    xl, yl = to_labels.test_arrays()
+    assert len(x) == 100 and x.shape[1:] == (SIZE, SIZE, 3)
+    np.testing.assert_array_equal(x, yl)  # the same pairs, read the other way
+    np.testing.assert_array_equal(y, xl)
+    # The input of labels -> photo is a label map: its pixels lie far nearer CMP's 12 colours
+    # than the photo's do (resizing blurs the edges between classes).
+    from kerasi2i.data.facade_classes import FACADE_PALETTE
+    colours = np.asarray(FACADE_PALETTE, np.float32) / 127.5 - 1
+    nearest = lambda im: np.min(np.abs(im[:4, ..., None, :] - colours).max(-1), axis=-1)  # noqa: E731
+    assert np.median(nearest(x)) < 0.5 * np.median(nearest(y))
+
+
+def test_facade_baselines_fcn_and_segmentation_scores():
+    to_photo = compare.sample_task("facades", image_size=SIZE)
+    to_labels = compare.sample_task("facades_photo2labels", image_size=SIZE)
+    x, y = to_photo.test_arrays()
+    mean = to_photo.mean_target()
+    assert mean.shape == (SIZE, SIZE, 3) and mean.std() > 0  # an image, not one colour
+    mean_row = compare.score("mean", to_photo)
+    assert mean_row["l1"] == pytest.approx(float(np.mean(np.abs(mean - y))), rel=1e-5)
+    # The FCN-score: the real photos are segmented far better than the mean photo or the labels.
+    real = compare.fcn_score(to_photo, y)
+    identity = compare.score(None, to_photo)
+    assert real["fcn_class_iou"] > 2 * max(mean_row["fcn_class_iou"], identity["fcn_class_iou"])
+    assert real["fcn_pixel_accuracy"] > mean_row["fcn_pixel_accuracy"] + 0.1
+    # photo -> labels in the facades palette: the true label maps score perfectly.
+    seg = compare.score("mean", to_labels)
+    assert 0 < seg["pixel_accuracy"] < 1 and "fcn_class_iou" not in seg
+    perfect = compare.metrics.segmentation_scores(x, x, palette="facades")
+    assert perfect["pixel_accuracy"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="Unknown baseline"):
+        compare.score("median", to_photo)
+
+
+def test_study_on_the_facade_tasks_has_baseline_and_untrained_rows():
+    tasks = [compare.sample_task(n, image_size=SIZE) for n in ("facades", "facades_day2night")]
+    rows = compare.run_study(tasks, models=("pix2pix",), steps=2, batch_size=2, base_filters=4, num_samples=1,
+                             untrained=("pix2pix",), log=None)
+    assert [(r["task"], r["model"]) for r in rows] == [
+        ("facades", compare.IDENTITY), ("facades", compare.MEAN_TARGET), ("facades", compare.REAL_TARGET),
+        ("facades", "pix2pix, untrained"), ("facades", "pix2pix"),
+        ("facades_day2night", compare.IDENTITY), ("facades_day2night", compare.MEAN_TARGET),
+    ]
+    assert all("fcn_class_iou" in r for r in rows[:5]) and "l1" not in rows[2]
+    assert rows[3]["steps"] == 0 and rows[4]["steps"] == 2
+    table = compare.format_table(rows)
+    assert "FCN IoU" in table and "facades_day2night" in table
+    with pytest.raises(ValueError, match="Unknown baseline"):
+        compare.run_study(tasks, models=(), baselines=("zero",))
