@@ -261,8 +261,8 @@ def _data(args):
     else:
         path = Path(args.name)
         if not path.exists():
-            raise ValueError(f"'{args.name}' is neither a bundled sample task nor a folder; "
-                             f"sample tasks: {', '.join(kdata.SAMPLE_TASKS)}.")
+            raise ValueError(f"'{args.name}' does not exist: it is neither a folder nor a bundled sample task "
+                             f"({', '.join(kdata.SAMPLE_TASKS)}).")
     layout, _ = kdata.detect_layout(path)
     if layout == "cyclegan":
         ds = kdata.load_unpaired(path, args.split, image_size=args.size, batch_size=args.count, training=False)
