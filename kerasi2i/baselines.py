@@ -2,7 +2,8 @@
 batches in [-1, 1], so that `kerasi2i.metrics.score_translation(f, pairs)` scores them
 like a generator.
 
-- `ConstantImage(image)`: the same output for every input (the mean or median target).
+- `ConstantImage(image)`: the same output for every input (the mean or median target);
+  `mean_photo(path, image_size)` is the mean target of a paired folder's train split.
 - `PixelGain.fit(a_images, b_images)`: a per-pixel, per-channel brightness gain fitted on
   two *unpaired* collections (the ratio of the mean B image to the mean A image, on the
   [0, 1] scale): the best a global colour/brightness transform with a fixed layout can do
@@ -66,3 +67,18 @@ class PixelGain:
     def __call__(self, x, training=False):
         unit = (_array(x) + 1.0) / 2.0
         return np.clip(unit * self.gain, 0.0, 1.0) * 2.0 - 1.0
+
+
+def mean_photo(path, image_size, direction="BtoA"):
+    """The mean target image of a paired folder's train split (no jitter): the trivial
+    baseline for labels -> photo (one image whatever the input; the best constant under L2,
+    the median being the best under L1)."""
+    from kerasi2i import data as kdata
+
+    train = kdata.load_paired(path, "train", direction=direction, image_size=image_size, training=False,
+                              batch_size=64)
+    total, count = 0.0, 0
+    for _, y in train:
+        total = total + np.asarray(y, np.float64).sum(axis=0)
+        count += int(y.shape[0])
+    return (total / count).astype(np.float32)

@@ -27,6 +27,7 @@ import numpy as np
 
 from kerasi2i import data as kdata
 from kerasi2i import metrics
+from kerasi2i.baselines import ConstantImage, mean_photo  # noqa: F401  (re-exported: notebooks import them from here)
 from kerasi2i.train import train_pix2pix
 from kerasi2i.viz import save_grid
 
@@ -48,28 +49,6 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self.start > self.seconds:
             print(f"Time budget of {self.seconds:.0f} s reached after epoch {epoch + 1}; stopping.")
             self.model.stop_training = True
-
-
-def mean_photo(path, image_size, direction="BtoA"):
-    """The mean target image of a paired folder's train split: the trivial baseline (one
-    image, whatever the input; under L1 the best constant is the median, under L2 the mean)."""
-    train = kdata.load_paired(path, "train", direction=direction, image_size=image_size, training=False,
-                              batch_size=64)
-    total, count = 0.0, 0
-    for _, y in train:
-        total = total + np.asarray(y, np.float64).sum(axis=0)
-        count += int(y.shape[0])
-    return (total / count).astype(np.float32)
-
-
-class ConstantImage:
-    """A 'generator' that returns the same image for every input (a trivial baseline)."""
-
-    def __init__(self, image):
-        self.image = np.asarray(image, np.float32)
-
-    def __call__(self, x, training=False):
-        return np.broadcast_to(self.image, (int(x.shape[0]),) + self.image.shape).copy()
 
 
 def run_demo(task=DEMO_TASK, image_size=128, epochs=4, epochs_decay=4, base_filters=32, batch_size=4,
