@@ -37,10 +37,16 @@ EXPECTED_64 = {"train": 350, "val": 32, "test": 40}
 EXPECTED_DAY2NIGHT_64 = {"trainA": 175, "trainB": 175, "testA": 40, "testB": 40, "test_pairs": 40}
 
 
+# The tasks cut from real photos; the procedural facades have their own tests
+# (tests/test_facades.py).
+PHOTO_TASKS = tuple(t for t in SAMPLE_TASKS if t not in samples.FACADE_TASKS)
+PHOTO_PAIRED_TASKS = tuple(t for t in PAIRED_TASKS if t not in samples.FACADE_TASKS)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """All tasks at 64 px, built once for the module."""
-    return build_samples(sizes=[SIZE], root=tmp_path_factory.mktemp("samples"))
+    """All real-photo tasks at 64 px, built once for the module."""
+    return build_samples(tasks=PHOTO_TASKS, sizes=[SIZE], root=tmp_path_factory.mktemp("samples"))
 
 
 def _read(path):
@@ -66,8 +72,9 @@ def _files(folder):
 
 def test_task_and_size_constants():
     assert SAMPLE_TASKS == PAIRED_TASKS + UNPAIRED_TASKS
-    assert set(PAIRED_TASKS) == {"colorization", "edges2photo", "labels2photo", "superres"}
-    assert UNPAIRED_TASKS == ("day2night",)
+    assert samples.FACADE_TASKS == ("facades", "facades_day2night")
+    assert PAIRED_TASKS == ("facades", "colorization", "edges2photo", "labels2photo", "superres")
+    assert UNPAIRED_TASKS == ("facades_day2night", "day2night")
     assert SAMPLE_SIZES == (64, 128, 256)
 
 
@@ -150,7 +157,7 @@ def test_labels_from_colors_inverts_label_map():
 
 # --- built datasets ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("task", PAIRED_TASKS)
+@pytest.mark.parametrize("task", PHOTO_PAIRED_TASKS)
 def test_paired_layout_counts_and_image_sizes(built, task):
     folder = built / str(SIZE) / task
     assert sorted(p.name for p in folder.iterdir()) == ["_MANIFEST.json", "test", "train", "val"]
@@ -186,7 +193,7 @@ def test_day2night_layout_and_counts(built):
 
 def test_no_train_crop_comes_from_a_val_or_test_photo(built):
     held_out = set(PHOTO_SPLIT["val"]) | set(PHOTO_SPLIT["test"])
-    for task in SAMPLE_TASKS:
+    for task in PHOTO_TASKS:
         manifest = _manifest(built / str(SIZE) / task)
         for split, sources in manifest["sources"].items():
             used = {item["photo"] for item in manifest["files"][split]}
@@ -208,7 +215,7 @@ def test_day2night_training_domains_use_disjoint_photos(built):
 
 
 def test_rebuild_is_byte_identical(built, tmp_path):
-    again = build_samples(sizes=[SIZE], root=tmp_path)
+    again = build_samples(tasks=PHOTO_TASKS, sizes=[SIZE], root=tmp_path)
     first = sorted(p.relative_to(built) for p in built.rglob("*") if p.is_file())
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert first == second and len(first) > 2000
