@@ -51,7 +51,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def run_demo(task=DEMO_TASK, image_size=128, epochs=4, epochs_decay=4, base_filters=32, batch_size=4,
+def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filters=32, batch_size=4,
              output="kerasi2i_demo", max_minutes=None, seed=0, fcn_score=None, verbose=None):
     """Train, score and draw; returns a dict of score rows (name -> metric -> value).
 
