@@ -28,8 +28,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from kerasi2i import export as kexport  # noqa: E402
-from kerasi2i.inference import load_generator  # noqa: E402
+from kerasi2i.deploy import export as kexport  # noqa: E402
+from kerasi2i.deploy.inference import load_generator  # noqa: E402
 from kerasi2i.models import unet_generator  # noqa: E402
 
 

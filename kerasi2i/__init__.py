@@ -20,8 +20,8 @@ _LAZY = {
     "build_cyclegan": "kerasi2i.models.cyclegan",
     "VAE": "kerasi2i.models.vae",
     "build_vae": "kerasi2i.models.vae",
-    "BicycleGAN": "kerasi2i.models.vae",
-    "build_bicyclegan": "kerasi2i.models.vae",
+    "BicycleGAN": "kerasi2i.models.bicyclegan",
+    "build_bicyclegan": "kerasi2i.models.bicyclegan",
 }
 
 

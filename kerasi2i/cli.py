@@ -4,7 +4,9 @@
     kerasi2i data build                            build the bundled sample datasets
     kerasi2i data show NAME                        save a preview grid of a dataset
     kerasi2i train pix2pix --data PATH ...         train with checkpoints and previews
-    kerasi2i train cyclegan --data PATH ...        unpaired training (CycleGAN)
+    kerasi2i train cyclegan --data PATH ...        unpaired training (CycleGAN); also bicyclegan,
+                                                   regression, vae (kerasi2i.models.registry)
+    kerasi2i train --config RUN/config.json        train again with a saved run's settings
     kerasi2i translate --model M.keras --input F   translate images of any size
     kerasi2i translate --model RUN/ --direction BtoA ...   a CycleGAN run, either way
     kerasi2i export --model M.keras --format tflite --quantize float16 --output M.tflite
@@ -12,8 +14,9 @@
                                                    canvas for a labels->photo facades model)
     kerasi2i evaluate --model M.keras --data PATH  L1, PSNR, SSIM, MS-SSIM (+ FID/KID) on a split
 
-Exit codes: 0 done; 2 an error (the message names the file or option); 3 `translate`
-finished but skipped some inputs (each is reported; the others were written).
+Exit codes: 0 done; 1 an error while running (the message names the file or option); 2 a
+usage error (a wrong or missing option); 3 `translate` finished but skipped some inputs
+(each is reported; the others were written).
 """
 import argparse
 import os
@@ -53,8 +56,46 @@ def _import_tensorflow_quietly():
         os.close(saved)
         os.close(devnull)
 
-EXIT_ERROR = 2
+EXIT_ERROR = 1    # a runtime error: the message names the file or option
+EXIT_USAGE = 2    # a usage error (argparse's code): a wrong or missing option
 EXIT_SKIPPED = 3  # translate: some inputs were skipped (the rest were written)
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows every option's default, without "(default: None)" noise."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _UsageError(Exception):
+    """A command line that cannot run as given (exit code 2, as argparse's own errors)."""
+
+
+def _setup_logging(debug=False):
+    """Show the library's log messages (kerasi2i.* loggers) on stdout, as plain lines."""
+    import logging
+
+    class StdoutHandler(logging.StreamHandler):
+        """Writes to whatever sys.stdout is when a message is logged."""
+
+        @property
+        def stream(self):
+            return sys.stdout
+
+        @stream.setter
+        def stream(self, value):
+            pass
+
+    logger = logging.getLogger("kerasi2i")
+    if not any(getattr(h, "_kerasi2i_cli", False) for h in logger.handlers):
+        handler = StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._kerasi2i_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def _add_on_bad(parser):
@@ -71,90 +112,49 @@ def _pixels(text):
 
 
 def _add_data_commands(sub):
-    data = sub.add_parser("data", help="build or look at datasets")
+    data = sub.add_parser("data", formatter_class=_Formatter, help="build or look at datasets")
     dsub = data.add_subparsers(dest="data_command", required=True)
-    build = dsub.add_parser("build", help="build the bundled sample datasets (offline, deterministic)")
+    build = dsub.add_parser("build", formatter_class=_Formatter, help="build the bundled sample datasets (offline, deterministic)")
     build.add_argument("--tasks", nargs="*", help="sample tasks (default: all)")
     build.add_argument("--sizes", nargs="*", type=int, help="image sizes (default: 64 128 256)")
     build.add_argument("--force", action="store_true", help="rebuild even if present")
-    show = dsub.add_parser("show", help="save a preview grid of a dataset")
+    show = dsub.add_parser("show", formatter_class=_Formatter, help="save a preview grid of a dataset")
     show.add_argument("name", help="a bundled sample task (e.g. edges2photo) or a dataset folder")
     show.add_argument("--size", type=int, default=64, help="sample size / image size (default 64)")
     show.add_argument("--split", default="train", help="split to show (default train)")
-    show.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    show.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
+                      help="for a paired dataset: which side is shown as the input")
     show.add_argument("--count", type=int, default=6, help="number of rows (default 6)")
     show.add_argument("--output", default=None, help="PNG path (default <name>_preview.png)")
 
 
 def _add_train_commands(sub):
-    train = sub.add_parser("train", help="train a model")
-    tsub = train.add_subparsers(dest="method", required=True)
-    p = tsub.add_parser("pix2pix", help="paired translation (Isola et al. 2017)")
-    p.add_argument("--data", required=True, help="dataset folder (any paired layout) or sample:NAME")
-    p.add_argument("--output", required=True, help="folder for checkpoints, previews and the final model")
-    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
-    p.add_argument("--image-size", type=int, default=256)
-    p.add_argument("--load-size", type=int, default=None, help="size before the random crop (default size*286/256)")
-    p.add_argument("--preprocess", default="resize_and_crop")
-    p.add_argument("--input-channels", type=int, default=3, choices=[1, 3])
-    p.add_argument("--output-channels", type=int, default=3, choices=[1, 3])
-    p.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate (default 100)")
-    p.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero (default 100)")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--base-filters", type=int, default=64)
-    p.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
-    p.add_argument("--receptive-field", type=int, default=70, choices=[1, 16, 70, 286])
-    p.add_argument("--upsampling", default="transpose", choices=["transpose", "resize"])
-    p.add_argument("--gan-loss", default="vanilla", choices=["vanilla", "lsgan", "hinge"])
-    p.add_argument("--lambda-l1", type=float, default=100.0)
-    p.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --output (the settings must match its config.json)")
-    _add_on_bad(p)
-    p.add_argument("--jit", action="store_true", help="compile the train step with XLA")
-    p.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
-    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
-    p.add_argument("--keep-best", default=None, metavar="METRIC",
-                   help="end with the weights of the best epoch on validation, e.g. val_l1")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker", "tpu"],
-                   help="tf.distribute strategy: mirrored = all local GPUs (kerasi2i.distribute)")
+    """`kerasi2i train NAME`, one command per registered method, each option generated
+    from the method's config dataclass (kerasi2i.training.config), plus `--config`."""
+    from kerasi2i.models import registry
+    from kerasi2i.training.config import add_arguments
 
-    c = tsub.add_parser("cyclegan", help="unpaired translation (Zhu et al. 2017)")
-    c.add_argument("--data", required=True,
-                   help="CycleGAN folder (trainA/ trainB/ testA/ testB/), sample:day2night or tfds:NAME")
-    c.add_argument("--output", required=True, help="folder for checkpoints, previews and the two generators")
-    c.add_argument("--image-size", type=int, default=256)
-    c.add_argument("--load-size", type=int, default=None, help="size before the random crop (default size*286/256)")
-    c.add_argument("--preprocess", default="resize_and_crop")
-    c.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate (default 100)")
-    c.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero (default 100)")
-    c.add_argument("--batch-size", type=int, default=1)
-    c.add_argument("--lr", type=float, default=2e-4)
-    c.add_argument("--generator", default="resnet", choices=["resnet", "unet"])
-    c.add_argument("--n-blocks", type=int, default=None,
-                   help="residual blocks of the resnet generators (default 9 at 256 px and above, 6 below)")
-    c.add_argument("--base-filters", type=int, default=64)
-    c.add_argument("--norm", default="instance", choices=["batch", "instance", "none"])
-    c.add_argument("--receptive-field", type=int, default=70, choices=[1, 16, 70, 286])
-    c.add_argument("--gan-loss", default="lsgan", choices=["vanilla", "lsgan", "hinge"])
-    c.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of each cycle loss (default 10)")
-    c.add_argument("--lambda-identity", type=float, default=0.5,
-                   help="identity loss weight relative to --lambda-cycle (default 0.5; 0 disables)")
-    c.add_argument("--pool-size", type=int, default=50, help="image pool per discriminator (default 50; 0 disables)")
-    c.add_argument("--steps-per-epoch", type=int, default=None, help="cap on steps per epoch")
-    c.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --output (the settings must match its config.json)")
-    _add_on_bad(c)
-    c.add_argument("--jit", action="store_true", help="compile the train step with XLA")
-    c.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPUs)")
-    c.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUTPUT/logs")
-    c.add_argument("--seed", type=int, default=None)
+    train = sub.add_parser(
+        "train", help="train a model (one command per method; --config RUN/config.json re-runs a saved run)",
+        formatter_class=_Formatter,
+        description="Train a model. Every option has a default (shown); a run's config.json holds them all, and "
+                    "`kerasi2i train --config RUN/config.json [--resume] [--epochs N ...]` reloads it.")
+    train.add_argument("--config", default=None, metavar="CONFIG_JSON",
+                       help="a run's config.json: train with its settings (options given after it override them)")
+    tsub = train.add_subparsers(dest="method", metavar="MODEL", required=False)
+    for name in registry.names():
+        config_class = registry.get(name)
+        p = tsub.add_parser(name, help=config_class.SUMMARY, formatter_class=_Formatter,
+                            description=f"{name}: {config_class.SUMMARY}. {_first_line(config_class.__doc__)}")
+        add_arguments(p, config_class)
+
+
+def _first_line(text):
+    return " ".join((text or "").strip().split("\n\n")[0].split())
 
 
 def _add_translate_command(sub):
-    t = sub.add_parser("translate", help="translate an image or a folder of images")
+    t = sub.add_parser("translate", formatter_class=_Formatter, help="translate an image or a folder of images")
     t.add_argument("--model", required=True,
                    help="a generator saved as .keras (e.g. OUTPUT/generator.keras), or a training output folder")
     t.add_argument("--input", required=True, help="an image file or a folder of images")
@@ -172,32 +172,35 @@ def _add_translate_command(sub):
 
 
 def _add_demo_command(sub):
-    d = sub.add_parser("demo", help="train a small pix2pix on a bundled sample and score it (a few CPU minutes)")
+    d = sub.add_parser("demo", formatter_class=_Formatter, help="train a small pix2pix on a bundled sample and score it (a few CPU minutes)")
     d.add_argument("--task", default=None, help="bundled paired task (default: facades, labels -> photo)")
     d.add_argument("--image-size", type=int, default=128, choices=(64, 128, 256), help="image size in pixels")
-    d.add_argument("--epochs", type=int, default=None)
-    d.add_argument("--epochs-decay", type=int, default=None)
-    d.add_argument("--output", default="kerasi2i_demo")
+    d.add_argument("--epochs", type=int, default=None,
+                   help="epochs at the constant learning rate (default: the demo's 3)")
+    d.add_argument("--epochs-decay", type=int, default=None,
+                   help="epochs of linear decay to zero (default: the demo's 3)")
+    d.add_argument("--output", default="kerasi2i_demo", help="folder for the run, the grid and scores.json")
     d.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes")
 
 
 def _add_deploy_commands(sub):
-    e = sub.add_parser("export", help="export a generator as a SavedModel or TFLite (uint8 in, uint8 out)")
+    e = sub.add_parser("export", formatter_class=_Formatter, help="export a generator as a SavedModel or TFLite (uint8 in, uint8 out)")
     e.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
-    e.add_argument("--format", default="savedmodel", choices=["savedmodel", "tflite"])
+    e.add_argument("--format", default="savedmodel", choices=["savedmodel", "tflite"], help="what to write")
     e.add_argument("--quantize", default="none", choices=["none", "float16", "dynamic"],
                    help="TFLite weight quantization (default none: float32)")
     e.add_argument("--output", required=True, help="SavedModel folder or .tflite file to write")
-    s = sub.add_parser("serve", help="a local web page to try a generator (127.0.0.1 by default)")
+    s = sub.add_parser("serve", formatter_class=_Formatter, help="a local web page to try a generator (127.0.0.1 by default)")
     s.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
-    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--port", type=int, default=7860, help="TCP port of the page")
     s.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1, this machine only; another prints a warning)")
     s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="a host name the page may be opened by, besides the --host address (repeatable)")
     s.add_argument("--samples", default=None,
                    help="folder of images or sample:NAME to offer (default: the training run's test inputs)")
-    s.add_argument("--fit", default="resize", choices=["resize", "pad"])
+    s.add_argument("--fit", default="resize", choices=["resize", "pad"],
+                   help="resize uploads to the model size (resize) or keep their aspect ratio (pad)")
     s.add_argument("--max-pixels", type=_pixels, default=None,
                    help="refuse uploads larger than this many pixels, width x height, without decoding them "
                         "(default: kerasi2i.data.checks.MAX_PIXELS, 40 million)")
@@ -207,13 +210,13 @@ def _add_deploy_commands(sub):
 
 
 def _add_evaluate_command(sub):
-    v = sub.add_parser("evaluate", help="score a generator on a paired dataset split (L1, PSNR, SSIM, FID, ...)")
+    v = sub.add_parser("evaluate", formatter_class=_Formatter, help="score a generator on a paired dataset split (L1, PSNR, SSIM, FID, ...)")
     v.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
     v.add_argument("--data", required=True, help="paired dataset folder, or sample:NAME")
-    v.add_argument("--split", default="test")
-    v.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"])
+    v.add_argument("--split", default="test", help="the split to score (test, val, ...)")
+    v.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="which side of a pair is the input")
     v.add_argument("--image-size", type=int, default=None, help="default: the generator's input size")
-    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--batch-size", type=int, default=8, help="images per batch")
     v.add_argument("--fid-weights", default=None,
                    help="InceptionV3 no-top weights file for FID/KID (default: the Keras cache, if there)")
     v.add_argument("--json", default=None, help="also write the scores to this JSON file")
@@ -229,10 +232,12 @@ def _evaluate(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="kerasi2i", description="Image-to-image translation in Keras 3.")
+    parser = argparse.ArgumentParser(prog="kerasi2i", description="Image-to-image translation in Keras 3.",
+                                     formatter_class=_Formatter)
     from kerasi2i import __version__
 
-    parser.add_argument("--version", action="version", version=f"kerasi2i {__version__}")
+    parser.add_argument("--version", action="version", version=f"kerasi2i {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--debug", action="store_true",
                         help="show TensorFlow's log lines, and a full traceback instead of a one-line error")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -254,7 +259,7 @@ def _data(args):
         return
     import numpy as np
 
-    from kerasi2i.viz import save_grid
+    from kerasi2i.imaging import save_grid
 
     if args.name in kdata.SAMPLE_TASKS:
         path = kdata.sample_path(args.name, args.size)
@@ -275,39 +280,91 @@ def _data(args):
     print(f"{layout} dataset '{path}': saved {len(a)} rows (left: input, right: target) to {out}")
 
 
-def _train(args):
-    import keras
+def _config_argv(argv):
+    """`train --config FILE [options]` as `train --config FILE MODEL [options]`, MODEL read
+    from FILE, so that the options parse with that model's parser. Returns the new argv
+    and the options given after the file (None when the command is not of that form)."""
+    if "train" not in argv:
+        return argv, None
+    i = argv.index("train")
+    rest = argv[i + 1:]
+    config, others = None, []
+    k = 0
+    while k < len(rest):
+        token = rest[k]
+        if token == "--config" and k + 1 < len(rest):
+            config, k = rest[k + 1], k + 2
+            continue
+        if token.startswith("--config="):
+            config, k = token.split("=", 1)[1], k + 1
+            continue
+        others.append(token)
+        k += 1
+    if config is None:
+        return argv, None
+    from kerasi2i.models import registry
 
-    from kerasi2i.train import train_cyclegan, train_pix2pix
+    if others and others[0] in registry.names():
+        return argv[:i + 1] + ["--config", config] + others, others[1:]
+    try:
+        import json
 
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    if args.method == "cyclegan":
-        train_cyclegan(
-            args.data, args.output, image_size=args.image_size, load_size=args.load_size,
-            preprocess=args.preprocess, epochs=args.epochs, epochs_decay=args.epochs_decay,
-            batch_size=args.batch_size, learning_rate=args.lr, generator=args.generator, n_blocks=args.n_blocks,
-            base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
-            gan_loss=args.gan_loss, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
-            pool_size=args.pool_size, steps_per_epoch=args.steps_per_epoch, resume=args.resume,
-            jit_compile=args.jit, tensorboard=args.tensorboard, seed=args.seed, on_bad=args.on_bad,
-        )
-        return
-    train_pix2pix(
-        args.data, args.output, direction=args.direction, image_size=args.image_size, load_size=args.load_size,
-        preprocess=args.preprocess, input_channels=args.input_channels, output_channels=args.output_channels,
-        epochs=args.epochs, epochs_decay=args.epochs_decay, batch_size=args.batch_size, learning_rate=args.lr,
-        base_filters=args.base_filters, norm=args.norm, receptive_field=args.receptive_field,
-        upsampling=args.upsampling, gan_loss=args.gan_loss, lambda_l1=args.lambda_l1,
-        steps_per_epoch=args.steps_per_epoch, resume=args.resume, jit_compile=args.jit,
-        tensorboard=args.tensorboard, keep_best=args.keep_best, seed=args.seed, strategy=args.strategy,
-        on_bad=args.on_bad,
-    )
+        method = json.loads(Path(config).read_text()).get("method")
+    except (OSError, ValueError, AttributeError):
+        method = None  # _train_config names the problem
+    if method not in registry.names():
+        return argv, others
+    return argv[:i + 1] + ["--config", config, method] + others, others
+
+
+def _train_config(args, given_argv):
+    """The config a `train` command asks for: the method's options as parsed, or, with
+    --config, the saved run's settings with the options given on the command line on top."""
+    import argparse
+    import dataclasses
+    import json
+
+    from kerasi2i.models import registry
+    from kerasi2i.training.config import add_arguments
+
+    if args.config is None:
+        if args.method is None:
+            raise _UsageError(f"train: name a model ({', '.join(registry.names())}) or pass --config RUN/config.json")
+        config_class = registry.get(args.method)
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)}
+        missing = [f"--{k}" for k in ("data", "output") if values[k] is None]
+        if missing:
+            raise _UsageError(f"train {args.method}: the following arguments are required: {', '.join(missing)}")
+        return config_class(**values)
+    path = Path(args.config)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config: '{path}' does not exist (expected a training run's config.json).")
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"--config: '{path}' is not valid JSON ({err}).") from None
+    method = saved.get("method") if isinstance(saved, dict) else None
+    if method is None:
+        raise ValueError(f"--config: '{path}' names no model (no \"method\" key); it is not a kerasi2i run's "
+                         "config.json.")
+    if args.method is not None and args.method != method:
+        raise ValueError(f"--config: '{path}' is a {method} run, not {args.method}.")
+    config_class = registry.get(method)
+    # Which options were given on the command line: parse them again without defaults.
+    given = argparse.ArgumentParser(prog=f"kerasi2i train --config {path}", add_help=False)
+    add_arguments(given, config_class, suppress_defaults=True)
+    return config_class.from_dict(saved, **vars(given.parse_args(given_argv or [])))
+
+
+def _train(args, given_argv=None):
+    from kerasi2i.training import train
+
+    train(_train_config(args, given_argv))
 
 
 def _translate(args):
     from kerasi2i.data.checks import MAX_PIXELS
-    from kerasi2i.inference import check_generator, generator_file, load_generator, translate_files
+    from kerasi2i.deploy.inference import check_generator, generator_file, load_generator, translate_files
 
     path = generator_file(args.model, args.direction)
     generator = load_generator(path)
@@ -322,15 +379,15 @@ def _translate(args):
 
 
 def _export(args):
-    from kerasi2i.export import export, folder_size
-    from kerasi2i.inference import generator_file
+    from kerasi2i.deploy.export import export, folder_size
+    from kerasi2i.deploy.inference import generator_file
 
     path = export(generator_file(args.model), args.output, format=args.format, quantize=args.quantize)
     print(f"Wrote {path} ({folder_size(path) / 1e6:.1f} MB)")
 
 
 def _serve(args):
-    from kerasi2i.serve import serve
+    from kerasi2i.deploy.serve import serve
 
     kwargs = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
     serve(args.model, port=args.port, host=args.host, samples=args.samples, fit=args.fit, canvas=args.canvas,
@@ -338,7 +395,7 @@ def _serve(args):
 
 
 def _demo(args):
-    from kerasi2i.demo import DEMO_TASK, run_demo
+    from kerasi2i.experiments.demo import DEMO_TASK, run_demo
 
     kwargs = {"task": args.task or DEMO_TASK, "image_size": args.image_size, "output": args.output,
               "max_minutes": args.max_minutes}
@@ -350,9 +407,12 @@ def _demo(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     if _QUIET_TF:
         _import_tensorflow_quietly()
+    parser = build_parser()
+    argv, given_after_config = _config_argv(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
     from kerasi2i.data import DatasetError
 
     handlers = {"data": _data, "train": _train, "translate": _translate, "demo": _demo, "export": _export,
@@ -360,7 +420,13 @@ def main(argv=None):
     from kerasi2i.evaluation import WeightsUnavailableError
 
     try:
+        if args.command == "train":
+            return _train(args, given_after_config) or 0
         return handlers[args.command](args) or 0
+    except _UsageError as err:
+        parser.print_usage(sys.stderr)
+        print(f"kerasi2i: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except (DatasetError, FileNotFoundError, FileExistsError, ValueError, WeightsUnavailableError) as err:
         if args.debug:
             raise

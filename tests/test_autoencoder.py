@@ -5,19 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasi2i import metrics
+from kerasi2i.evaluation import metrics
 from kerasi2i.models import unet_generator
-from kerasi2i.models.autoencoder import (
-    denoising_pairs,
-    encoder_decoder_generator,
-    fill_holes,
-    free_form_masks,
-    inpainting_pairs,
-    mask_images,
-    multichannel_unet_generator,
-    random_masks,
-    rectangle_masks,
-)
+from kerasi2i.data.corrupt import denoising_pairs, fill_holes, free_form_masks, inpainting_pairs, mask_images, random_masks, rectangle_masks
+from kerasi2i.networks import encoder_decoder_generator, multichannel_unet_generator
 
 SIZE = 32
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kerasi2i.callbacks import LinearDecaySchedule
+from kerasi2i.training.callbacks import LinearDecaySchedule
 
 
 def reference_rates(lr, n_epochs, n_epochs_decay, update_at):

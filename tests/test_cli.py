@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from kerasi2i.cli import main
-from kerasi2i.inference import translate_array, translate_files
+from kerasi2i.deploy.inference import translate_array, translate_files
 from kerasi2i.models import unet_generator
 
 
@@ -44,7 +44,7 @@ def test_data_show_saves_a_grid(tmp_path, capsys):
 
 
 def test_data_show_on_a_missing_folder_is_a_clean_error(tmp_path, capsys):
-    assert main(["data", "show", str(tmp_path / "nope")]) == 2
+    assert main(["data", "show", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err
     assert "does not exist" in err and "nope" in err
 
@@ -80,5 +80,5 @@ def test_translate_missing_input_and_model(tmp_path, generator_file, capsys):
     g = keras.saving.load_model(generator_file)
     with pytest.raises(FileNotFoundError, match="missing"):
         translate_files(g, tmp_path / "missing", tmp_path / "out")
-    assert main(["translate", "--model", str(tmp_path / "none.keras"), "--input", ".", "--output", "o"]) == 2
+    assert main(["translate", "--model", str(tmp_path / "none.keras"), "--input", ".", "--output", "o"]) == 1
     assert "none.keras" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The comparison study's pieces (kerasi2i.compare) and the StepTimer callback, on tiny
+"""The comparison study's pieces (kerasi2i.experiments.compare) and the StepTimer callback, on tiny
 configurations of the bundled sample tasks."""
 import json
 import math
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasi2i import compare
-from kerasi2i.callbacks import StepTimer
+from kerasi2i.experiments import compare
+from kerasi2i.training.callbacks import StepTimer
 
 SIZE = 32  # the smallest size every model's paper architecture builds at
 

@@ -9,13 +9,13 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasi2i.callbacks import LinearDecaySchedule, latest_checkpoint, restore_checkpoint
+from kerasi2i.training.callbacks import LinearDecaySchedule, latest_checkpoint, restore_checkpoint
 from kerasi2i.cli import main
-from kerasi2i.inference import generator_file, translate_array
+from kerasi2i.deploy.inference import generator_file, translate_array
 from kerasi2i.models import CycleGAN, ImagePool, build_cyclegan
 from kerasi2i.models.cyclegan import default_n_blocks
 from kerasi2i.models.pix2pix import default_optimizer
-from kerasi2i.train import _cyclegan_data, train_cyclegan
+from kerasi2i.training.trainer import _cyclegan_data, train_cyclegan
 
 SIZE = 32
 
@@ -330,7 +330,7 @@ def test_cli_resumes_training_and_translates_with_direction(interrupted_run, tmp
     args = ["train", "cyclegan", "--data", str(data), "--output", str(out), "--image-size", str(SIZE),
             "--epochs", "2", "--epochs-decay", "1", "--batch-size", "2", "--n-blocks", "1", "--base-filters", "4",
             "--receptive-field", "16", "--lambda-identity", "0", "--pool-size", "3", "--seed", "0"]
-    assert main(args) == 2  # refuses to overwrite the earlier run
+    assert main(args) == 1  # refuses to overwrite the earlier run
     assert "--resume" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 0
     assert "Resuming from epoch 2 of 3" in capsys.readouterr().out
@@ -360,7 +360,7 @@ def test_cli_resumes_training_and_translates_with_direction(interrupted_run, tmp
     # A generator file that translates the other way is refused; a plain file still works.
     capsys.readouterr()
     assert main(["translate", "--model", str(out / "generator_AtoB.keras"), "--direction", "BtoA",
-                 "--input", str(inputs), "--output", str(tmp_path / "x")]) == 2
+                 "--input", str(inputs), "--output", str(tmp_path / "x")]) == 1
     assert "generator_BtoA.keras" in capsys.readouterr().err
     assert main(["translate", "--model", str(out / "generator_AtoB.keras"), "--input", str(inputs / "1.png"),
                  "--output", str(tmp_path / "fake_b")]) == 0

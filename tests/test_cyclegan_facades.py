@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kerasi2i import metrics
-from kerasi2i.baselines import ConstantImage, PixelGain, stack_images
+from kerasi2i.evaluation import metrics
+from kerasi2i.evaluation.baselines import ConstantImage, PixelGain, stack_images
 from kerasi2i.data import facades
 from kerasi2i.data.samples import facade_seeds
 

@@ -1,11 +1,11 @@
-"""`kerasi2i demo` (kerasi2i.demo) end to end at a tiny scale. Its wall time against the
+"""`kerasi2i demo` (kerasi2i.experiments.demo) end to end at a tiny scale. Its wall time against the
 3-minute target is measured by benchmarks/demo_time.py, not here."""
 import json
 
 import numpy as np
 import pytest
 
-from kerasi2i import demo
+from kerasi2i.experiments import demo
 
 
 def test_demo_writes_its_outputs_and_never_overwrites_a_run(tmp_path, monkeypatch, capsys):

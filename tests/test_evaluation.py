@@ -175,13 +175,13 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tmp_path, monkeypatch, caps
     printed = capsys.readouterr().out
     assert "FID" in printed and "FID/KID network: custom feature extractor 'tiny_extractor'" in printed
     assert scores["fid_network"].startswith("custom") and scores["fid_resize"] == "bilinear"
-    assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(data)]) == 2
+    assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(data)]) == 1
 
 
 def test_fid_inception_network_structure():
     """The standard FID network without torch: shapes, the pooling of each block, and the
     parameter count of pytorch-fid's network (checked against torch in test_fid_inception.py)."""
-    from kerasi2i.fid_inception import fid_inception_v3
+    from kerasi2i.evaluation.fid_inception import fid_inception_v3
 
     model = ev.fid_inception_extractor(weights=None, input_size=75)
     assert model.output_shape == (None, 2048) and model.input_shape == (None, 75, 75, 3)

@@ -1,9 +1,9 @@
-"""The FCN-score (kerasi2i.fcn): the segmenter, label decoding, caching, and the shipped
+"""The FCN-score (kerasi2i.evaluation.fcn): the segmenter, label decoding, caching, and the shipped
 segmenter's scores on real renders (near the top) and on noise (chance level)."""
 import numpy as np
 import pytest
 
-from kerasi2i import fcn
+from kerasi2i.evaluation import fcn
 from kerasi2i.data import facades, samples
 from kerasi2i.data.facade_classes import NUM_FACADE_CLASSES, paint_labels
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kerasi2i import evaluation as ev
-from kerasi2i import fid_inception as fi
+from kerasi2i.evaluation import fid_inception as fi
 
 torch = pytest.importorskip("torch")
 nn, F = torch.nn, torch.nn.functional

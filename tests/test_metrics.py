@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasi2i import metrics
+from kerasi2i.evaluation import metrics
 
 
 def images(seed=0, n=3, size=32):

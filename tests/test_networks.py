@@ -1,4 +1,4 @@
-"""Tests for kerasi2i.models.networks and kerasi2i.layers.
+"""Tests for kerasi2i.networks and kerasi2i.networks.layers.
 
 Parameter counts are checked against the reference PyTorch implementation
 (junyanz/pytorch-CycleGAN-and-pix2pix); everything that runs data uses tiny models.
@@ -10,7 +10,7 @@ import tensorflow as tf
 import keras
 from keras import layers
 
-from kerasi2i.layers import ReflectionPadding2D
+from kerasi2i.networks.layers import ReflectionPadding2D
 from kerasi2i.models import (
     discriminator_for_receptive_field,
     patch_discriminator,

@@ -15,11 +15,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasi2i import losses
-from kerasi2i.callbacks import LinearDecaySchedule, latest_checkpoint, restore_checkpoint
+from kerasi2i.models import losses
+from kerasi2i.training.callbacks import LinearDecaySchedule, latest_checkpoint, restore_checkpoint
 from kerasi2i.models import patch_discriminator, unet_generator
 from kerasi2i.models.pix2pix import Pix2Pix, build_pix2pix, default_optimizer
-from kerasi2i.train import train_pix2pix
+from kerasi2i.training.trainer import train_pix2pix
 
 SIZE = 32
 

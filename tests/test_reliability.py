@@ -143,19 +143,19 @@ def image_folder(folder, names):
 def test_translate_into_the_input_folder_is_refused_and_originals_stay(tmp_path, model_file, capsys):
     folder = tmp_path / "photos"
     before = image_folder(folder, ["a_good.png", "b.jpg"])
-    assert translate("--model", model_file, "--input", folder, "--output", folder) == 2
+    assert translate("--model", model_file, "--input", folder, "--output", folder) == 1
     assert "input folder" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     # the same folder spelled differently, and even with --overwrite
     assert translate("--model", model_file, "--input", folder, "--output", folder / ".." / "photos",
-                     "--overwrite") == 2
+                     "--overwrite") == 1
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 def test_translate_a_single_file_onto_itself_is_refused_even_with_overwrite(tmp_path, model_file, capsys):
     folder = tmp_path / "photos"
     before = image_folder(folder, ["a.png"])
-    assert translate("--model", model_file, "--input", folder / "a.png", "--output", folder, "--overwrite") == 2
+    assert translate("--model", model_file, "--input", folder / "a.png", "--output", folder, "--overwrite") == 1
     assert "replace the input image" in capsys.readouterr().err
     assert (folder / "a.png").read_bytes() == before["a.png"]
 
@@ -164,7 +164,7 @@ def test_two_inputs_with_the_same_stem_are_an_error_before_writing(tmp_path, mod
     inputs = tmp_path / "in"
     image_folder(inputs, ["a.jpg", "a.png", "b.png"])
     out = tmp_path / "out"
-    assert translate("--model", model_file, "--input", inputs, "--output", out, "--overwrite") == 2
+    assert translate("--model", model_file, "--input", inputs, "--output", out, "--overwrite") == 1
     err = capsys.readouterr().err
     assert "a.jpg" in err and "a.png" in err and "nothing was written" in err
     assert not out.exists() or not any(out.iterdir())
@@ -176,7 +176,7 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path, model_file, capsys
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.png").write_bytes(b"my own file")
-    assert translate("--model", model_file, "--input", inputs, "--output", out) == 2
+    assert translate("--model", model_file, "--input", inputs, "--output", out) == 1
     err = capsys.readouterr().err
     assert "a.png" in err and "--overwrite" in err and "nothing was written" in err
     assert (out / "a.png").read_bytes() == b"my own file" and not (out / "b.png").exists()
@@ -253,7 +253,7 @@ def test_bad_model_files_each_get_one_clear_sentence(tmp_path, capsys):
         out = tmp_path / f"out_{name}"
         code = translate("--model", tmp_path / "models" / name, "--input", inputs, "--output", out)
         err = capsys.readouterr().err
-        assert code == 2, name
+        assert code == 1, name
         assert name in err and phrase in err, (name, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists()  # nothing written, no garbage PNGs
@@ -275,7 +275,7 @@ def test_evaluate_names_a_corrupt_png_and_on_bad_skip_scores_the_rest(tmp_path, 
 
     data = evaluation_data(tmp_path / "ds")
     args = ["evaluate", "--model", str(model_file), "--data", str(data), "--json", str(tmp_path / "s.json")]
-    assert main(args) == 2
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert "broken.png" in err and "--on-bad skip" in err and "Traceback" not in err
     with pytest.warns(UserWarning, match="Skipped 1 of 3"):
@@ -302,7 +302,7 @@ def test_evaluate_cli_with_bad_fid_weights_is_one_line(tmp_path, model_file, cap
     (data / "test" / "broken.png").unlink()
     bad = tmp_path / "weights.h5"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    assert main(["evaluate", "--model", str(model_file), "--data", str(data), "--fid-weights", str(bad)]) == 2
+    assert main(["evaluate", "--model", str(model_file), "--data", str(data), "--fid-weights", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "weights.h5" in err and "not an InceptionV3" in err and "Traceback" not in err
 
@@ -319,7 +319,7 @@ def snapshot(folder):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished two-epoch pix2pix run (checkpoints epoch_0001 and epoch_0002) and its data."""
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.training.trainer import train_pix2pix
 
     root = tmp_path_factory.mktemp("run")
     data = root / "data"
@@ -351,16 +351,16 @@ def test_train_refuses_a_folder_with_an_earlier_runs_files_but_no_checkpoints(tm
     assert {"generator.keras", "history.csv"} <= set(before) and any(k.startswith("previews") for k in before)
     args = ["train", "pix2pix", "--data", str(data), "--output", str(out), "--image-size", "32", "--epochs", "1",
             "--epochs-decay", "0", "--base-filters", "8"]
-    assert main(args) == 2
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert "generator.keras" in err and "history.csv" in err and "nothing was overwritten" in err
-    assert main(args + ["--resume"]) == 2  # nothing to resume from either
+    assert main(args + ["--resume"]) == 1  # nothing to resume from either
     assert "no checkpoint" in capsys.readouterr().err
     assert snapshot(out) == before
 
 
 def test_resume_with_other_settings_names_them_and_keeps_config_json(tmp_path, finished_run):
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.training.trainer import train_pix2pix
 
     data, out = copy_run(finished_run, tmp_path)
     before = snapshot(out)
@@ -381,7 +381,7 @@ def test_resume_with_other_settings_names_them_and_keeps_config_json(tmp_path, f
 def test_resume_falls_back_from_a_damaged_latest_checkpoint(tmp_path, finished_run, damage):
     import csv
 
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.training.trainer import train_pix2pix
 
     data, out = copy_run(finished_run, tmp_path)
     newest = out / "checkpoints" / "epoch_0002"
@@ -400,8 +400,8 @@ def test_resume_falls_back_from_a_damaged_latest_checkpoint(tmp_path, finished_r
 
 
 def test_resume_with_no_loadable_checkpoint_is_a_clear_error(tmp_path, finished_run):
-    from kerasi2i.callbacks import CheckpointError
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.training.callbacks import CheckpointError
+    from kerasi2i.training.trainer import train_pix2pix
 
     data, out = copy_run(finished_run, tmp_path)
     for ckpt in (out / "checkpoints").glob("epoch_*"):
@@ -415,7 +415,7 @@ def test_resume_with_no_loadable_checkpoint_is_a_clear_error(tmp_path, finished_
 def test_a_run_that_fails_leaves_no_run_behind(tmp_path, finished_run):
     import keras
 
-    from kerasi2i.train import train_pix2pix
+    from kerasi2i.training.trainer import train_pix2pix
 
     data, _ = finished_run
 
@@ -548,7 +548,7 @@ def test_train_pix2pix_cli_names_a_corrupt_png_and_writes_nothing(tmp_path, caps
     code = main(["train", "pix2pix", "--data", str(data), "--output", str(out), "--image-size", "32",
                  "--epochs", "1", "--epochs-decay", "0", "--base-filters", "8"])
     err = capsys.readouterr().err
-    assert code == 2 and "broken.png" in err and "--on-bad skip" in err
+    assert code == 1 and "broken.png" in err and "--on-bad skip" in err
     assert not out.exists()
 
 
@@ -566,7 +566,7 @@ def test_train_cyclegan_cli_on_bad_skip_trains_on_the_rest(tmp_path, capsys):
     args = ["train", "cyclegan", "--data", str(data), "--output", str(out), "--image-size", "32", "--epochs", "1",
             "--epochs-decay", "0", "--base-filters", "4", "--n-blocks", "1", "--receptive-field", "16",
             "--pool-size", "0", "--steps-per-epoch", "1"]
-    assert main(args) == 2
+    assert main(args) == 1
     assert "bomb.png" in capsys.readouterr().err and not out.exists()
     with pytest.warns(UserWarning, match="Skipped 1 of 3"):
         assert main(args + ["--on-bad", "skip"]) == 0

@@ -22,7 +22,7 @@ from PIL import Image
 
 from kerasi2i.cli import build_parser
 from kerasi2i.models import unet_generator
-from kerasi2i.serve import DemoApp, load_samples, make_server
+from kerasi2i.deploy.serve import DemoApp, load_samples, make_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -205,7 +205,7 @@ def test_error_replies_name_the_problem_not_a_python_object():
 def test_decodes_are_bounded(monkeypatch):
     """Six uploads at once: at most max_decodes of them are decoded (and translated) at a
     time, so six large images never sit in memory together."""
-    import kerasi2i.serve as kserve
+    import kerasi2i.deploy.serve as kserve
 
     active, peak, guard = [0], [0], threading.Lock()
     real_read_rgb = kserve.read_rgb
@@ -268,7 +268,7 @@ def test_host_and_origin_must_be_this_server(server):
 
 
 def test_binding_elsewhere_warns():
-    from kerasi2i.serve import host_warning
+    from kerasi2i.deploy.serve import host_warning
 
     assert host_warning("127.0.0.1") is None and host_warning("localhost") is None and host_warning("::1") is None
     for host in ("0.0.0.0", "", "192.168.1.20", "::"):
@@ -330,7 +330,7 @@ def test_slow_senders_are_cut_off_and_connections_capped():
 _MEMORY_SERVER = """
 import sys
 from kerasi2i.models import unet_generator
-from kerasi2i.serve import DemoApp, make_server
+from kerasi2i.deploy.serve import DemoApp, make_server
 app = DemoApp(unet_generator((32, 32, 3), base_filters=4), max_pixels=1_000_000)
 httpd = make_server(app, port=0, timeout=2.0, read_deadline=10.0)
 print(httpd.server_address[1], flush=True)
@@ -515,7 +515,7 @@ def _facade_class_map(size=64):
 
 
 def test_canvas_mode_from_the_run_config(tmp_path):
-    from kerasi2i.serve import _run_config, canvas_mode
+    from kerasi2i.deploy.serve import _run_config, canvas_mode
 
     assert canvas_mode({"data": "sample:facades", "direction": "BtoA"}) == "facades"
     assert canvas_mode({"data": "/data/datasets/facades", "direction": "BtoA"}) == "facades"
@@ -698,7 +698,7 @@ def test_paint_canvas_in_a_real_browser(canvas_server, tmp_path):
 
 
 # --------------------------------------------------------------------------------------
-# Monitoring a deployed model: kerasi2i.monitoring.DriftMonitor
+# Monitoring a deployed model: kerasi2i.deploy.monitoring.DriftMonitor
 # --------------------------------------------------------------------------------------
 def _scenes(n, seed, size=32):
     """Synthetic 'outdoor camera' images: a bluish sky over darker green-brown ground
@@ -718,7 +718,7 @@ def _scenes(n, seed, size=32):
 
 @pytest.fixture(scope="module")
 def monitor():
-    from kerasi2i.monitoring import DriftMonitor
+    from kerasi2i.deploy.monitoring import DriftMonitor
 
     return DriftMonitor(image_size=32).fit(_scenes(200, seed=0))
 
@@ -751,7 +751,7 @@ def test_drift_monitor_flags_shifted_images(monitor, shift):
 def test_drift_monitor_inputs_and_thresholds(monitor):
     import tensorflow as tf
 
-    from kerasi2i.monitoring import DriftMonitor
+    from kerasi2i.deploy.monitoring import DriftMonitor
 
     images = _scenes(8, seed=7)
     signed = images.astype(np.float32) / 127.5 - 1.0  # the loaders' [-1, 1] range

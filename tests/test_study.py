@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from kerasi2i.study import CSV_FIELDS, ForcedChoiceStudy, StudyWidget, wilson_interval
+from kerasi2i.evaluation.study import CSV_FIELDS, ForcedChoiceStudy, StudyWidget, wilson_interval
 
 
 def pairs(n=6, size=8):

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from kerasi2i import data as kdata  # noqa: E402
-from kerasi2i import fcn  # noqa: E402
+from kerasi2i.evaluation import fcn  # noqa: E402
 
 
 def main():

@@ -21,4 +21,4 @@ from kerasi2i.data.loaders import (
 )
 from kerasi2i.data.paths import data_root, downloads_root, samples_root
 from kerasi2i.data.preprocess import PREPROCESS_MODES
-from kerasi2i.data.samples import SAMPLE_SIZES, SAMPLE_TASKS, build_samples, sample_path
+from kerasi2i.data.samples import SAMPLE_SIZES, SAMPLE_TASKS, build_samples, resolve_data, sample_path

@@ -681,3 +681,13 @@ def sample_path(task, size=64, root=None, build=True, verbose=False):
     if build and not _is_built(folder):
         build_samples(tasks=[task], sizes=[int(size)], root=root, verbose=verbose)
     return folder
+
+
+def resolve_data(spec, size=None, verbose=False):
+    """A dataset argument as a path: a folder as given, or ``sample:NAME`` for a bundled
+    sample task at ``size`` pixels (64 when None; one of SAMPLE_SIZES), built first if
+    needed."""
+    spec = str(spec)
+    if spec.startswith("sample:"):
+        return sample_path(spec.split(":", 1)[1], size or 64, verbose=verbose)
+    return Path(spec).expanduser()

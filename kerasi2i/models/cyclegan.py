@@ -29,17 +29,24 @@ One training step follows the reference's order: forward G and F; one step of G 
 together (the discriminators are not updated); then one step of D_A and D_B together on
 the pooled fakes of that forward pass.
 """
+import dataclasses
+import typing
+
 import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasi2i import losses, metrics
-from kerasi2i.models.networks import (
+from kerasi2i.models import losses
+from kerasi2i.evaluation import metrics
+from kerasi2i.networks import (
+    NORMS,
+    RECEPTIVE_FIELDS,
     discriminator_for_receptive_field,
     resnet_generator,
     unet_generator,
 )
-from kerasi2i.models.pix2pix import _maybe_loss_scale, default_optimizer
+from kerasi2i.training.config import TrainConfig, option
+from kerasi2i.models.base import TranslationModel, check_weights, default_optimizer
 
 DIRECTIONS = ("AtoB", "BtoA")
 GENERATORS = ("resnet", "unet")
@@ -126,7 +133,7 @@ class ImagePool(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasi2i")
-class CycleGAN(keras.Model):
+class CycleGAN(TranslationModel):
     """The CycleGAN training model: two generators, two unconditional discriminators and
     two image pools.
 
@@ -152,6 +159,11 @@ class CycleGAN(keras.Model):
     with `paired_validation=True` to also report `l1_AtoB` and `ssim_AtoB` of G(a) against
     b, and `l1_BtoA` and `ssim_BtoA` of F(b) against a.
     """
+
+    NETWORKS = ("generator_AtoB", "generator_BtoA", "discriminator_A", "discriminator_B")
+    INIT_OPTIONS = ("pool_size", "seed")
+    COMPILE_OPTIONS = ("gan_loss", "lambda_a", "lambda_b", "lambda_identity", "paired_validation")
+    EXPORTS = {"generator_AtoB": "generator_AtoB", "generator_BtoA": "generator_BtoA"}
 
     def __init__(self, generator_AtoB, generator_BtoA, discriminator_A, discriminator_B, pool_size=50, seed=None,
                  **kwargs):
@@ -188,7 +200,7 @@ class CycleGAN(keras.Model):
             d_optimizer: one optimizer for both discriminators (same default). Adam keeps
                 per-parameter moments, so one optimizer over two networks takes the same
                 steps as one per network; two are kept so G and D can differ.
-            gan_loss: "lsgan" (the paper), "vanilla" or "hinge" (`kerasi2i.losses`).
+            gan_loss: "lsgan" (the paper), "vanilla" or "hinge" (`kerasi2i.models.losses`).
             lambda_a, lambda_b: weights of the cycle losses A -> B -> A and B -> A -> B (10).
             lambda_identity: identity loss weight relative to the cycle weights (0.5,
                 i.e. 5 for each generator; 0 disables it). Needs as many channels in A as
@@ -198,28 +210,17 @@ class CycleGAN(keras.Model):
             **kwargs: `jit_compile`, `steps_per_execution`, ... go to Keras.
         """
         losses.check_gan_loss(gan_loss)
-        for name, value in (("lambda_a", lambda_a), ("lambda_b", lambda_b), ("lambda_identity", lambda_identity)):
-            if value < 0:
-                raise ValueError(f"`{name}` must be >= 0; received {name}={value!r}")
+        weights = check_weights(lambda_a=lambda_a, lambda_b=lambda_b, lambda_identity=lambda_identity)
         if lambda_identity > 0 and self.generator_AtoB.input_shape[-1] != self.generator_AtoB.output_shape[-1]:
             raise ValueError(
                 "The identity loss compares G(b) with b, so domains A and B need the same number of channels; "
                 f"received {self.generator_AtoB.input_shape[-1]} and {self.generator_AtoB.output_shape[-1]}. "
                 "Pass lambda_identity=0."
             )
-        kwargs.setdefault("jit_compile", False)
-        self.g_optimizer = _maybe_loss_scale(g_optimizer or default_optimizer())
-        self.d_optimizer = _maybe_loss_scale(d_optimizer or default_optimizer())
-        # Keras logs the learning rate of `self.optimizer`: let that be the generators'.
-        super().compile(optimizer=self.g_optimizer, **kwargs)
-        self.gan_loss = gan_loss
-        self.lambda_a = float(lambda_a)
-        self.lambda_b = float(lambda_b)
-        self.lambda_identity = float(lambda_identity)
-        self.paired_validation = bool(paired_validation)
-        # Build optimizer state now so a checkpoint can be loaded before the first step.
-        self.g_optimizer.build(self._generator_variables())
-        self.d_optimizer.build(self._discriminator_variables())
+        self._compile(
+            {"g_optimizer": (g_optimizer or default_optimizer(), self._generator_variables()),
+             "d_optimizer": (d_optimizer or default_optimizer(), self._discriminator_variables())},
+            dict(gan_loss=gan_loss, paired_validation=bool(paired_validation), **weights), **kwargs)
 
     def _generator_variables(self):
         return self.generator_AtoB.trainable_variables + self.generator_BtoA.trainable_variables
@@ -235,12 +236,15 @@ class CycleGAN(keras.Model):
         """Translate domain-A images to domain B (G)."""
         return self.generator_AtoB(inputs, training=training)
 
-    def translate(self, images, direction="AtoB"):
-        """Translate a batch: "AtoB" with G (the same as calling the model), "BtoA" with F."""
+    def translate(self, images, direction="AtoB", num_samples=None):
+        """Translate a batch: "AtoB" with G (the same as calling the model), "BtoA" with F.
+        Returns ``(batch, H, W, C)``; with ``num_samples=k``, ``(k, batch, H, W, C)`` as
+        every trainer's ``translate`` (the k copies are equal: CycleGAN is deterministic)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"`direction` must be one of {DIRECTIONS}; received direction={direction!r}")
         generator = self.generator_AtoB if direction == "AtoB" else self.generator_BtoA
-        return generator(images, training=False)
+        outputs = generator(images, training=False)
+        return outputs if num_samples is None else ops.stack([outputs] * num_samples)
 
     def train_step(self, data):
         a, b = (tf.convert_to_tensor(t) for t in data)
@@ -264,7 +268,7 @@ class CycleGAN(keras.Model):
                 g_loss += self.lambda_identity * (self.lambda_b * idt_ab + self.lambda_a * idt_ba)
             else:
                 idt_ab = idt_ba = ops.zeros((), "float32")
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            scaled = self.scale_loss(g_loss, self.g_optimizer)
         g_vars = self._generator_variables()
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars))
 
@@ -279,7 +283,7 @@ class CycleGAN(keras.Model):
             d_b = 0.5 * ops.cast(
                 losses.discriminator_loss(D_B(b, training=True), D_B(pooled_b, training=True), self.gan_loss),
                 "float32")
-            scaled = self.d_optimizer.scale_loss(d_a + d_b)
+            scaled = self.scale_loss(d_a + d_b, self.d_optimizer)
         d_vars = self._discriminator_variables()
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(scaled, d_vars), d_vars))
 
@@ -305,19 +309,6 @@ class CycleGAN(keras.Model):
                     metric.update_state(target, output)
                     logs[metric.name] = metric.result()
         return logs
-
-    def get_config(self):
-        config = super().get_config()
-        for name in ("generator_AtoB", "generator_BtoA", "discriminator_A", "discriminator_B"):
-            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
-        config.update(pool_size=self.pool_size, seed=self.seed)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        for name in ("generator_AtoB", "generator_BtoA", "discriminator_A", "discriminator_B"):
-            config[name] = keras.saving.deserialize_keras_object(config[name])
-        return cls(**config)
 
 
 def default_n_blocks(image_size):
@@ -384,3 +375,38 @@ def build_cyclegan(
         make_discriminator(channels_b, "discriminator_B"),
         pool_size=pool_size, seed=seed, name="cyclegan",
     )
+
+
+@dataclasses.dataclass
+class CycleGANConfig(TrainConfig):
+    """CycleGAN's training options; the defaults are the reference's (ResNet generators,
+    70x70 PatchGANs, instance norm, LSGAN, lambda 10, identity 0.5, pools of 50)."""
+
+    MODEL = "cyclegan"
+    DATA = "unpaired"
+    SUMMARY = "unpaired translation with cycle consistency (Zhu et al. 2017)"
+    KEEP_BEST_DEFAULT = "val_l1_AtoB"
+
+    data: str = option(None, "CycleGAN folder (trainA/ trainB/ testA/ testB/), sample:NAME or tfds:NAME",
+                       required=True)
+    generator: str = option("resnet", "generator architecture", choices=GENERATORS)
+    n_blocks: typing.Optional[int] = option(None, "residual blocks of the resnet generators (default 9 at 256 px "
+                                            "and above, 6 below)")
+    base_filters: int = option(64, "filters of the first layer of every network")
+    norm: str = option("instance", "normalization layers", choices=NORMS)
+    receptive_field: int = option(70, "receptive field of the PatchGANs (1 = PixelGAN)",
+                                  choices=RECEPTIVE_FIELDS)
+    gan_loss: str = option("lsgan", "adversarial loss", choices=losses.GAN_LOSSES)
+    lambda_cycle: float = option(10.0, "weight of each cycle loss")
+    lambda_identity: float = option(0.5, "identity loss weight relative to --lambda-cycle (0 disables)")
+    pool_size: int = option(50, "image pool per discriminator (0 disables)")
+
+    def build(self):
+        return build_cyclegan(self.image_size, generator=self.generator, n_blocks=self.n_blocks,
+                              base_filters=self.base_filters, norm=self.norm, receptive_field=self.receptive_field,
+                              pool_size=self.pool_size, seed=self.seed)
+
+    def compile_options(self):
+        return {"gan_loss": self.gan_loss, "lambda_a": self.lambda_cycle, "lambda_b": self.lambda_cycle,
+                "lambda_identity": self.lambda_identity}
+

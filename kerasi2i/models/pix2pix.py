@@ -13,30 +13,22 @@ instance normalization); `test_mode="eval"` (default) uses the usual Keras infer
 behaviour: no dropout, moving averages. Both are offered because the running averages of
 a batch-size-1 run can be poor, while "eval" is deterministic.
 """
+import dataclasses
+
 import keras
 import tensorflow as tf
 
-from kerasi2i import distribute, losses, metrics
-from kerasi2i.models.networks import discriminator_for_receptive_field, unet_generator
+from kerasi2i.evaluation import metrics
+from kerasi2i.models import losses
+from kerasi2i.models.base import TranslationModel, check_weights, default_optimizer
+from kerasi2i.networks import NORMS, RECEPTIVE_FIELDS, UPSAMPLINGS, discriminator_for_receptive_field, unet_generator
+from kerasi2i.training.config import PairedConfig, option
 
 TEST_MODES = ("eval", "paper")
 
 
-def default_optimizer(learning_rate=2e-4):
-    """The papers' Adam(lr=2e-4, beta_1=0.5); `learning_rate` may be a schedule."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
-
-
-def _maybe_loss_scale(optimizer):
-    """Wrap an optimizer for loss scaling when the global policy is mixed_float16."""
-    policy = keras.mixed_precision.dtype_policy()
-    if policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 @keras.saving.register_keras_serializable(package="kerasi2i")
-class Pix2Pix(keras.Model):
+class Pix2Pix(TranslationModel):
     """The pix2pix training model: holds `generator` and `discriminator`.
 
     Args:
@@ -47,6 +39,10 @@ class Pix2Pix(keras.Model):
             statistics on at test time, as in the paper). Used by `call`, `predict` and
             `test_step`.
     """
+
+    NETWORKS = ("generator", "discriminator")
+    INIT_OPTIONS = ("test_mode",)
+    COMPILE_OPTIONS = ("gan_loss", "lambda_l1", "lambda_gan")
 
     def __init__(self, generator, discriminator, test_mode="eval", **kwargs):
         super().__init__(**kwargs)
@@ -74,19 +70,10 @@ class Pix2Pix(keras.Model):
         L1 only is `lambda_gan=0`, cGAN only is `lambda_l1=0`.
         Other keyword arguments (`jit_compile`, `steps_per_execution`) go to Keras."""
         losses.check_gan_loss(gan_loss)
-        if lambda_l1 < 0 or lambda_gan < 0:
-            raise ValueError(f"lambda_l1 and lambda_gan must be >= 0, got {lambda_l1} and {lambda_gan}.")
-        kwargs.setdefault("jit_compile", False)
-        self.g_optimizer = _maybe_loss_scale(g_optimizer or default_optimizer())
-        self.d_optimizer = _maybe_loss_scale(d_optimizer or default_optimizer())
-        # Keras logs the learning rate of `self.optimizer`: let that be G's.
-        super().compile(optimizer=self.g_optimizer, **kwargs)
-        self.gan_loss = gan_loss
-        self.lambda_l1 = float(lambda_l1)
-        self.lambda_gan = float(lambda_gan)
-        # Build optimizer state now so a checkpoint can be loaded before the first step.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self._compile(
+            {"g_optimizer": (g_optimizer or default_optimizer(), self.generator.trainable_variables),
+             "d_optimizer": (d_optimizer or default_optimizer(), self.discriminator.trainable_variables)},
+            dict(gan_loss=gan_loss, **check_weights(lambda_l1=lambda_l1, lambda_gan=lambda_gan)), **kwargs)
 
     @property
     def metrics(self):
@@ -110,7 +97,7 @@ class Pix2Pix(keras.Model):
                     fake_logits = self.discriminator([x, fake_const], training=True)
                     d_loss = 0.5 * losses.discriminator_loss(real_logits, fake_logits, self.gan_loss)
                     # Under a multi-replica strategy: / replicas, as gradients are summed over them.
-                    scaled = self.d_optimizer.scale_loss(distribute.scale_loss_for_replicas(d_loss))
+                    scaled = self.scale_loss(d_loss, self.d_optimizer)
                 d_vars = self.discriminator.trainable_variables
                 self.d_optimizer.apply_gradients(zip(d_tape.gradient(scaled, d_vars), d_vars))
             # 2. G step against the updated D: GAN + lambda * L1.
@@ -118,7 +105,7 @@ class Pix2Pix(keras.Model):
             g_gan = losses.generator_loss(fake_logits, self.gan_loss)
             g_l1 = losses.l1_loss(tf.cast(y, fake.dtype), fake)
             g_loss = self.lambda_gan * g_gan + self.lambda_l1 * g_l1
-            scaled = self.g_optimizer.scale_loss(distribute.scale_loss_for_replicas(g_loss))
+            scaled = self.scale_loss(g_loss, self.g_optimizer)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_vars), g_vars))
 
@@ -133,21 +120,6 @@ class Pix2Pix(keras.Model):
         for metric in (self.l1_metric, self.psnr_metric, self.ssim_metric):
             metric.update_state(y, fake)
         return {m.name: m.result() for m in self.metrics[4:]}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            generator=keras.saving.serialize_keras_object(self.generator),
-            discriminator=keras.saving.serialize_keras_object(self.discriminator),
-            test_mode=self.test_mode,
-        )
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
-        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        return cls(**config)
 
 
 def build_pix2pix(
@@ -171,3 +143,32 @@ def build_pix2pix(
         condition_channels=input_channels, base_filters=base_filters, norm=norm,
     )
     return Pix2Pix(generator, discriminator, test_mode=test_mode, name="pix2pix")
+
+
+@dataclasses.dataclass
+class Pix2PixConfig(PairedConfig):
+    """pix2pix's training options; the defaults are the paper's (facades: 256 px, batch 1,
+    100 + 100 epochs, Adam(2e-4, 0.5), lambda_l1 = 100, vanilla GAN, 70x70 PatchGAN)."""
+
+    MODEL = "pix2pix"
+    DATA = "paired"
+    SUMMARY = "paired translation with a conditional GAN (Isola et al. 2017)"
+
+    base_filters: int = option(64, "filters of the first layer of G and D")
+    norm: str = option("batch", "normalization layers", choices=NORMS)
+    receptive_field: int = option(70, "receptive field of the PatchGAN (1 = PixelGAN)", choices=RECEPTIVE_FIELDS)
+    upsampling: str = option("transpose", "U-Net up-sampling: transposed convolution or resize + convolution",
+                             choices=UPSAMPLINGS)
+    gan_loss: str = option("vanilla", "adversarial loss", choices=losses.GAN_LOSSES)
+    lambda_l1: float = option(100.0, "weight of the L1 term of G's objective")
+    test_mode: str = option("eval", "test-time behaviour: eval (no dropout, running statistics) or paper (dropout "
+                            "and batch statistics on, as the paper tests)", choices=TEST_MODES)
+
+    def build(self):
+        return build_pix2pix(self.image_size, self.input_channels, self.output_channels,
+                             base_filters=self.base_filters, norm=self.norm, receptive_field=self.receptive_field,
+                             upsampling=self.upsampling, test_mode=self.test_mode)
+
+    def compile_options(self):
+        return {"gan_loss": self.gan_loss, "lambda_l1": self.lambda_l1}
+

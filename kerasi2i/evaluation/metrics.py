@@ -251,6 +251,22 @@ def segmentation_scores(true_label_images, predicted_images, num_classes=None, p
     }
 
 
+def diversity_ops(samples):
+    """``diversity`` in Keras ops, for use inside a compiled ``test_step`` (BicycleGAN's
+    validation). ``samples``: ``(k, batch, H, W, C)`` or ``(k, H, W, C)``, k >= 2; returns
+    ``(batch,)`` or a scalar tensor."""
+    samples = ops.convert_to_tensor(samples, "float32")
+    rank = len(samples.shape)
+    if rank not in (4, 5):
+        raise ValueError(f"samples must be (k, H, W, C) or (k, batch, H, W, C); got shape {tuple(samples.shape)}.")
+    k = samples.shape[0]
+    if k is None or k < 2:
+        raise ValueError(f"diversity needs at least 2 samples per input, got {k}.")
+    axes = (1, 2, 3) if rank == 5 else (0, 1, 2)  # the image axes of one sample
+    distances = [ops.mean(ops.abs(samples[i] - samples[j]), axis=axes) for i in range(k) for j in range(i + 1, k)]
+    return ops.mean(ops.stack(distances, axis=0), axis=0)
+
+
 def diversity(samples):
     """Mean pairwise L1 distance between k outputs generated for the same input.
 
@@ -266,19 +282,7 @@ def diversity(samples):
     all k(k-1)/2 pairs. Use it to compare models scored here with each other (0 = mode
     collapse), not with published LPIPS values.
     """
-    samples = np.asarray(samples, dtype=np.float64) if not isinstance(samples, (list, tuple)) else \
-        np.stack([np.asarray(s, dtype=np.float64) for s in samples])
-    if samples.ndim not in (4, 5):
-        raise ValueError(f"samples must be (k, H, W, C) or (k, batch, H, W, C); got shape {samples.shape}.")
-    k = samples.shape[0]
-    if k < 2:
-        raise ValueError(f"diversity needs at least 2 samples per input, got {k}.")
-    single = samples.ndim == 4
-    if single:
-        samples = samples[:, None]
-    total = np.zeros(samples.shape[1])
-    for i in range(k):
-        for j in range(i + 1, k):
-            total += np.mean(np.abs(samples[i] - samples[j]), axis=(1, 2, 3))
-    values = total / (k * (k - 1) / 2)
-    return float(values[0]) if single else values
+    if isinstance(samples, (list, tuple)):
+        samples = np.stack([np.asarray(s, dtype=np.float32) for s in samples])
+    values = np.asarray(ops.convert_to_numpy(diversity_ops(np.asarray(samples, dtype=np.float32))), dtype=np.float64)
+    return float(values) if values.ndim == 0 else values

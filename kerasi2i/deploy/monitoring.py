@@ -43,7 +43,6 @@ samples, cut from a handful of photos, a batch from a *new* photo is flagged, an
 so at that scale (the generator is also worse there). Pass ``calibration=`` images that
 show the variation you accept (other scenes, cameras, seasons) to widen the threshold.
 """
-import keras
 import numpy as np
 from keras import ops
 

@@ -29,7 +29,7 @@ kerasi2i[fid]`) and writes a Keras `.weights.h5` into the Keras cache, where
 `kerasi2i.evaluation.fid_inception_extractor()` finds it from then on, offline and
 without torch:
 
-    python -c "from kerasi2i.fid_inception import convert_pytorch_fid_weights as c; c()"
+    python -c "from kerasi2i.evaluation.fid_inception import convert_pytorch_fid_weights as c; c()"
 
 `tests/test_fid_inception.py` builds pytorch-fid's network in torch with random weights,
 converts them and checks that both give the same 2048 features.

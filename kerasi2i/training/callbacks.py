@@ -1,6 +1,7 @@
 """Training helpers shared by every model: the reference LR schedule, preview grids,
 checkpoints that a killed run resumes from, and a step timer."""
 import json
+import logging
 import os
 import shutil
 import time
@@ -11,7 +12,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasi2i.viz import save_grid
+from kerasi2i.imaging import save_grid
+
+logger = logging.getLogger(__name__)
 
 
 @keras.saving.register_keras_serializable(package="kerasi2i")
@@ -253,3 +256,19 @@ def restore_checkpoint(model, directory):
             f"start a new run in another output folder."
         )
     return 0
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training at the end of the epoch once `seconds` have passed."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.perf_counter() - self.start > self.seconds:
+            logger.info("Time budget of %.0f s reached after epoch %d; stopping.", self.seconds, epoch + 1)
+            self.model.stop_training = True

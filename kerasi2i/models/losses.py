@@ -8,6 +8,7 @@ The discriminator loss returned here is the sum over real and fake; the papers h
 when updating D ("divide the objective by 2 while optimizing D"), which the training
 models do.
 """
+import keras
 from keras import ops
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
@@ -46,3 +47,29 @@ def generator_loss(fake_logits, mode="vanilla"):
 def l1_loss(y_true, y_pred):
     """Mean absolute error."""
     return ops.mean(ops.abs(y_true - y_pred))
+
+
+# The pieces of the ELBO (VAE, BicycleGAN)
+def kl_divergence(mean, logvar):
+    """KL(N(mean, exp(logvar)) || N(0, I)) per sample, summed over the latent axis:
+    ``0.5 * sum(exp(logvar) + mean**2 - 1 - logvar)``. Always >= 0, 0 exactly when
+    mean = 0 and logvar = 0. Returns shape ``(batch,)``."""
+    mean = ops.convert_to_tensor(mean, "float32")
+    logvar = ops.convert_to_tensor(logvar, "float32")
+    return 0.5 * ops.sum(ops.exp(logvar) + ops.square(mean) - 1.0 - logvar, axis=-1)
+
+
+def reparameterize(mean, logvar, seed=None):
+    """The reparameterisation trick: ``z = mean + exp(logvar / 2) * eps`` with
+    ``eps ~ N(0, I)``; differentiable in mean and logvar. ``seed``: a
+    ``keras.random.SeedGenerator`` (or an int, or None)."""
+    eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=seed)
+    return mean + ops.exp(0.5 * logvar) * eps
+
+
+def kl_warmup_weight(step, warmup_steps):
+    """Linear KL warm-up: the fraction of beta applied at training step ``step``
+    (counted from 0), ``min(1, step / warmup_steps)``; 1 when ``warmup_steps`` is 0."""
+    if warmup_steps <= 0:
+        return ops.ones_like(ops.cast(step, "float32"))
+    return ops.minimum(1.0, ops.cast(step, "float32") / float(warmup_steps))

@@ -1,5 +1,5 @@
 """Trivial translators that every trained model must beat, as callables `f(x) -> y` on
-batches in [-1, 1], so that `kerasi2i.metrics.score_translation(f, pairs)` scores them
+batches in [-1, 1], so that `kerasi2i.evaluation.metrics.score_translation(f, pairs)` scores them
 like a generator.
 
 - `ConstantImage(image)`: the same output for every input (the mean or median target);

@@ -33,18 +33,18 @@ import numpy as np
 import tensorflow as tf
 
 from kerasi2i import data as kdata
-from kerasi2i import metrics
-from kerasi2i.callbacks import StepTimer
+from kerasi2i.evaluation import metrics
+from kerasi2i.training.callbacks import StepTimer
 from kerasi2i.evaluation import cached_inception_weights, evaluate_generator, inception_feature_extractor
-from kerasi2i.models.autoencoder import encoder_decoder_generator
-from kerasi2i.models.cyclegan import CycleGAN, build_cyclegan
-from kerasi2i.models.pix2pix import Pix2Pix, build_pix2pix, default_optimizer
-from kerasi2i.models.vae import BicycleGAN, build_bicyclegan
+from kerasi2i.models.base import default_optimizer
+from kerasi2i.training import make_config
 
 MODELS = ("autoencoder", "pix2pix", "cyclegan", "cvae")
 MODEL_NAMES = {"autoencoder": "L1 autoencoder", "pix2pix": "pix2pix", "cyclegan": "CycleGAN",
                "cvae": "cVAE (BicycleGAN)"}
 PAIRED_ONLY = ("autoencoder", "pix2pix", "cvae")
+# The registered method (kerasi2i.models.registry) behind each model of the study.
+REGISTRY_NAMES = {"autoencoder": "regression", "pix2pix": "pix2pix", "cyclegan": "cyclegan", "cvae": "bicyclegan"}
 SAMPLE_TASK_NAMES = ("facades", "facades_photo2labels", "facades_day2night",
                      "colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
 IDENTITY = "identity (input as output)"
@@ -79,7 +79,7 @@ class Task:
             segmentation scores (`metrics.segmentation_scores`).
         palette: the label colours of `labels_output` ("sample", "facades", ...).
         fcn_score: the inputs are facade label maps and the outputs photos, so the table
-            adds the FCN-score (`kerasi2i.fcn`): a facade segmenter labels each output and
+            adds the FCN-score (`kerasi2i.evaluation.fcn`): a facade segmenter labels each output and
             is scored against the input labels.
         image_size: side of the square images the models see.
     """
@@ -220,42 +220,30 @@ def pix2pix_task(name, direction=None, image_size=256):
 
 def build_model(model, image_size, base_filters=64, seed=0):
     """One of `MODELS` at the paper's recipe with `base_filters` filters in the first layer
-    of every network (64 in the papers): the encoder-decoder with batch norm, pix2pix
-    (U-Net + 70x70 PatchGAN, batch norm), CycleGAN (ResNet generators, instance norm, pools
-    of 50) and BicycleGAN (nz = 8, instance norm)."""
+    of every network (64 in the papers): the encoder-decoder with batch norm trained with
+    L1 (`regression`), pix2pix (U-Net + 70x70 PatchGAN, batch norm), CycleGAN (ResNet
+    generators, instance norm, pools of 50) and BicycleGAN (nz = 8, instance norm). Built
+    from the registry's configs, as `kerasi2i train` builds them."""
     _check_model(model)
     keras.utils.set_random_seed(seed)
-    if model == "autoencoder":
-        return encoder_decoder_generator((image_size, image_size, 3), base_filters=base_filters,
-                                         name="l1_autoencoder")
-    if model == "pix2pix":
-        return build_pix2pix(image_size, base_filters=base_filters)
-    if model == "cyclegan":
-        return build_cyclegan(image_size, base_filters=base_filters, seed=seed)
-    return build_bicyclegan(image_size, base_filters=base_filters, encoder_filters=base_filters, seed=seed)
+    extra = {"encoder_filters": base_filters} if model == "cvae" else {}
+    config = make_config(REGISTRY_NAMES[model], image_size=image_size, base_filters=base_filters, seed=seed, **extra)
+    return config.build()
 
 
 def compile_model(model, learning_rate=2e-4):
-    """Adam(learning_rate, beta_1=0.5) for every network (the papers'), each model's own
-    losses at its paper's weights; the autoencoder's loss is L1. No XLA for any of them
-    (the GAN models' default), so seconds per step compare like with like."""
-    if isinstance(model, (Pix2Pix, CycleGAN, BicycleGAN)):
-        model.compile(g_optimizer=default_optimizer(learning_rate), d_optimizer=default_optimizer(learning_rate))
-    else:
-        model.compile(optimizer=default_optimizer(learning_rate), loss="mae", jit_compile=False)
+    """Adam(learning_rate, beta_1=0.5) for every optimizer of the model (the papers'),
+    each model's own losses at its paper's weights; the autoencoder's loss is L1. No XLA
+    for any of them (the default), so seconds per step compare like with like."""
+    model.compile(**{name: default_optimizer(learning_rate) for name in model.OPTIMIZERS})
     return model
 
 
 def translate(model, x, num_samples=1):
     """Outputs for inputs `x`: `(num_samples, batch, H, W, C)`; every model is called the
-    way it is used at test time (pix2pix in its eval mode, a random code per cVAE sample).
-    Deterministic models give the same output num_samples times."""
-    x = tf.convert_to_tensor(x, tf.float32)
-    if isinstance(model, BicycleGAN):
-        return np.asarray(model.translate(x, num_samples=num_samples))
-    if isinstance(model, CycleGAN):
-        return np.stack([np.asarray(model.translate(x, "AtoB")) for _ in range(num_samples)])
-    return np.stack([np.asarray(model(x, training=False)) for _ in range(num_samples)])
+    way it is used at test time (`model.translate`: pix2pix in its eval mode, a random
+    code per cVAE sample). Deterministic models give the same output num_samples times."""
+    return np.asarray(model.translate(tf.convert_to_tensor(x, tf.float32), num_samples=num_samples))
 
 
 def train(model, kind, task, steps, batch_size=1, seed=0, verbose=0):
@@ -277,7 +265,7 @@ def _segmenter(task):
     """The FCN-score segmenter of a facades task (loaded once per folder)."""
     key = str(task.path)
     if key not in _SEGMENTERS:
-        from kerasi2i import fcn
+        from kerasi2i.evaluation import fcn
 
         _SEGMENTERS[key] = fcn.facade_segmenter(task.path, verbose=0)
     return _SEGMENTERS[key]
@@ -286,7 +274,7 @@ def _segmenter(task):
 def fcn_score(task, outputs, max_images=None):
     """FCN-scores (`fcn_pixel_accuracy`, `fcn_class_accuracy`, `fcn_class_iou`) of
     `outputs` for the task's held-out inputs (facade label maps)."""
-    from kerasi2i import fcn
+    from kerasi2i.evaluation import fcn
 
     x, _ = task.test_arrays(max_images)
     scores = fcn.fcn_scores(_segmenter(task), np.asarray(outputs), x)

@@ -8,7 +8,7 @@ graph::
 
 so a server, a phone or a browser feeds decoded image pixels and gets pixels back.
 
-    from kerasi2i.export import export_savedmodel, export_tflite, load_exported
+    from kerasi2i.deploy.export import export_savedmodel, export_tflite, load_exported
 
     export_savedmodel(generator, "exported/generator")            # a folder
     export_tflite(generator, "exported/generator.tflite", quantize="float16")
@@ -113,7 +113,7 @@ def _check_images(images, input_shape):
 
 def _as_generator(model):
     if isinstance(model, (str, os.PathLike)):
-        from kerasi2i.inference import load_generator
+        from kerasi2i.deploy.inference import load_generator
 
         return load_generator(model)
     if not isinstance(model, keras.Model):

@@ -205,9 +205,9 @@ def fcn_scores(segmenter, images, label_images):
     show (`label_images`, painted (N, H, W, 3) in [-1, 1], or class ids (N, H, W)).
 
     Returns a dict with pixel_accuracy, class_accuracy, class_iou (the means over classes,
-    as `kerasi2i.metrics.segmentation_scores` defines them) and per_class_iou.
+    as `kerasi2i.evaluation.metrics.segmentation_scores` defines them) and per_class_iou.
     """
-    from kerasi2i.metrics import segmentation_scores
+    from kerasi2i.evaluation.metrics import segmentation_scores
 
     size = segmenter.input_shape[1]
     label_images = np.asarray(label_images)

@@ -17,7 +17,7 @@ freehand brush, "clear" (a plain wall on background), "example" (the first sampl
 undo. The canvas has the model's input size and is painted with integer rectangles and
 no smoothing, so every pixel is an exact palette colour; after each stroke the page sends
 it to ``/api/translate`` and shows the rendered facade beside it. ``/upload`` is the
-upload page in either mode. The pages live in ``kerasi2i/static/``.
+upload page in either mode. The pages live in ``kerasi2i/deploy/static/``.
 
 HTTP interface (what the pages use; handy with ``curl``):
 
@@ -74,7 +74,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from kerasi2i.data.checks import MAX_PIXELS  # the pixel cap the CLI, the loaders and the server share
-from kerasi2i.inference import FIT_MODES, read_rgb, translate_array
+from kerasi2i.deploy.inference import FIT_MODES, read_rgb, translate_array
+from kerasi2i.training.config import read_run_config
 
 DEFAULT_PORT = 7860
 MAX_SAMPLES = 12
@@ -104,13 +105,7 @@ def _run_config(model_path):
     if model_path is None:
         return None
     model_path = Path(model_path)
-    config = (model_path if model_path.is_dir() else model_path.parent) / "config.json"
-    if not config.is_file():
-        return None
-    try:
-        config = json.loads(config.read_text())
-    except ValueError:
-        return None
+    config = read_run_config(model_path if model_path.is_dir() else model_path.parent)
     return config if isinstance(config, dict) else None
 
 
@@ -181,7 +176,7 @@ class DemoApp:
     Args:
         generator: a generator ``keras.Model`` (uint8 handling as ``translate_array``).
         samples: list of ``(name, uint8 image)`` offered on the page.
-        fit: "resize" or "pad" (``kerasi2i.inference.translate_array``).
+        fit: "resize" or "pad" (``kerasi2i.deploy.inference.translate_array``).
         max_bytes: largest upload accepted.
         max_pixels: largest image (width x height, as its header declares) decoded;
             default `kerasi2i.data.checks.MAX_PIXELS`, shared with the CLI and the loaders.
@@ -515,7 +510,7 @@ def serve(model, port=DEFAULT_PORT, host="127.0.0.1", samples=None, fit="resize"
     """Load ``model`` (a ``.keras`` generator or a training output folder) and serve the
     demo page until Ctrl-C. ``canvas``: "auto" (the paint canvas for a labels -> photo
     facades run, from its ``config.json``), "facades", or None / "none" (the upload page)."""
-    from kerasi2i.inference import generator_file, load_generator
+    from kerasi2i.deploy.inference import generator_file, load_generator
 
     if canvas not in ("auto", "none", None, *CANVAS_MODES):
         raise ValueError(f"canvas must be 'auto', 'none' or one of {CANVAS_MODES}, got {canvas!r}.")

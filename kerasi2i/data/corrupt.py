@@ -1,19 +1,4 @@
-"""Autoencoder baselines: translation as plain regression, denoising and inpainting.
-
-The "L1" rows of the pix2pix paper (Isola et al. 2017, table 1 and figure 5) train the
-generator with a per-pixel loss alone. Nothing here needs a custom training model: the
-builders return functional ``keras.Model``\\ s and Keras' own losses and metrics do the
-rest, which is the most direct way to see what a per-pixel loss learns (and that it
-learns the blurry average of all plausible outputs)::
-
-    from kerasi2i import metrics
-    from kerasi2i.models import encoder_decoder_generator, unet_generator
-
-    model = unet_generator((64, 64, 3), base_filters=32)       # or encoder_decoder_generator
-    model.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                  loss="mae",                                  # L1; "mse" is L2
-                  metrics=[metrics.L1(), metrics.PSNR(), metrics.SSIM()])
-    model.fit(train, validation_data=val, epochs=10)           # (input, target) batches
+"""Corruptions for denoising and inpainting, as tf.data helpers.
 
 Denoising and inpainting turn a dataset of clean images into ``(corrupted, clean)`` pairs
 on the fly, with new noise or holes every epoch (``denoising_pairs``,
@@ -22,137 +7,16 @@ blanked out (set to 0, mid-grey in [-1, 1]) and the mask (1 in the hole, 0 where
 pixel is known), the input of Pathak et al.'s context encoders (CVPR 2016) and most
 later inpainting networks. ``fill_holes`` pastes the prediction into the hole and keeps
 every known pixel.
-
-Builders:
-
-- ``encoder_decoder_generator``: the pix2pix paper's encoder-decoder, the U-Net's down
-  and up blocks without the skip connections, so everything passes the 1x1 bottleneck.
-  Any number of input channels (4 for inpainting).
-- ``multichannel_unet_generator``: ``unet_generator`` for inputs with other than 1 or 3
-  channels (image + mask, image + tiled latent code).
 """
 import math
 
-import keras
 import tensorflow as tf
 
-from kerasi2i.models.networks import (
-    IMAGE_CHANNELS,
-    NORMS,
-    UPSAMPLINGS,
-    _check_choice,
-    _check_image_shape,
-    _check_int,
-    _check_rate,
-    _unet_body,
-    unet_generator,
-)
+from kerasi2i.networks.blocks import check_choice, check_int
 
 MASK_KINDS = ("rectangle", "free_form", "mixed")
 
 
-# --------------------------------------------------------------------------------------
-# Builders
-# --------------------------------------------------------------------------------------
-def _num_downs(input_shape, num_downs, builder):
-    height, width = input_shape[:2]
-    if num_downs is None:
-        if height is None or width is None:
-            raise ValueError(
-                f"{builder} needs `num_downs` when height or width is None; received "
-                f"input_shape={input_shape!r}, num_downs=None"
-            )
-        num_downs = int(math.log2(min(height, width)))
-    _check_int(num_downs, "num_downs", 2)
-    step = 2**num_downs
-    if any(s is not None and s % step for s in (height, width)):
-        raise ValueError(
-            f"With num_downs={num_downs} the {builder} needs height and width that are "
-            f"multiples of 2**{num_downs} = {step}; received input_shape={input_shape!r}"
-        )
-    return num_downs
-
-
-def encoder_decoder_generator(
-    input_shape=(256, 256, 3),
-    output_channels=3,
-    num_downs=None,
-    base_filters=64,
-    norm="batch",
-    dropout=0.5,
-    dropout_blocks=3,
-    upsampling="transpose",
-    name="encoder_decoder_generator",
-):
-    """The pix2pix paper's encoder-decoder (appendix 6.1.1): ``unet_generator`` without
-    its skip connections.
-
-    - encoder ``C64-C128-C256-C512-C512-C512-C512-C512`` (256x256): 4x4 convolutions with
-      stride 2, LeakyReLU(0.2) before every one but the first, normalization after every
-      one but the first and the bottleneck;
-    - decoder ``CD512-CD512-CD512-C512-C256-C128-C64``: ReLU, 4x4 transposed convolution
-      with stride 2, normalization, dropout in the first ``dropout_blocks`` blocks; a last
-      transposed convolution (with bias) to ``output_channels`` and ``tanh``.
-
-    Layer for layer the U-Net's, so the two differ only in the skips (the U-Net's decoder
-    convolutions read twice the channels, hence its larger parameter count). The whole
-    image has to pass the 1x1 bottleneck, which is the point of the comparison.
-
-    Args:
-        input_shape: ``(height, width, channels)``, any number of channels (4 for
-            inpainting: image + mask); height and width multiples of ``2**num_downs``.
-        output_channels: 1 or 3.
-        num_downs: stride-2 levels; ``None`` takes ``log2(min(height, width))`` (a 1x1
-            bottleneck).
-        base_filters, norm, dropout, dropout_blocks, upsampling, name: as in
-            ``unet_generator``.
-
-    Returns:
-        A ``keras.Model`` from ``(bs, H, W, C)`` to ``(bs, H, W, output_channels)`` in
-        [-1, 1].
-    """
-    _check_image_shape(input_shape)
-    if output_channels not in IMAGE_CHANNELS:
-        raise ValueError(
-            f"`output_channels` must be one of {IMAGE_CHANNELS}; "
-            f"received output_channels={output_channels!r}"
-        )
-    _check_int(base_filters, "base_filters", 1)
-    _check_choice(norm, "norm", NORMS)
-    _check_choice(upsampling, "upsampling", UPSAMPLINGS)
-    _check_rate(dropout, "dropout")
-    num_downs = _num_downs(input_shape, num_downs, "encoder-decoder")
-    inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
-    outputs = _unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
-                         upsampling, name, skip_connections=False)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def multichannel_unet_generator(input_shape=(256, 256, 4), name="unet_generator", **kwargs):
-    """``unet_generator`` for an input with any number of channels.
-
-    ``unet_generator`` accepts images of 1 or 3 channels; an inpainting network reads 4
-    (image + mask) and the conditional VAE's generator 3 + nz (image + tiled code). This
-    builds the U-Net for 3 channels and clones it onto the wider input: the same layers,
-    names and initialisers, only the first convolution's kernel is wider.
-
-    Args:
-        input_shape: ``(height, width, channels)``, any number of channels.
-        name: the model's name.
-        **kwargs: the other arguments of ``unet_generator`` (``output_channels``,
-            ``base_filters``, ``norm``, ``dropout``, ...).
-    """
-    height, width, channels = _check_image_shape(input_shape)
-    template = unet_generator((height, width, 3), name=name, **kwargs)
-    if channels == 3:
-        return template
-    inputs = keras.Input(shape=(height, width, channels), name=f"{name}_input")
-    return keras.models.clone_model(template, input_tensors=inputs)
-
-
-# --------------------------------------------------------------------------------------
-# Corruptions, as tf.data helpers
-# --------------------------------------------------------------------------------------
 def _stateless_seed(seed):
     """A shape-[2] int64 seed for the stateless ops: from a tensor, an int or, for None,
     a fresh random draw."""
@@ -231,8 +95,8 @@ def free_form_masks(
     Returns:
         float32 ``(batch_size, height, width, 1)``: 1 in the hole, 0 elsewhere.
     """
-    _check_int(max_strokes, "max_strokes", 1)
-    _check_int(vertices, "vertices", 2)
+    check_int(max_strokes, "max_strokes", 1)
+    check_int(vertices, "vertices", 2)
     _check_fraction_range(max_length, max_length, "max_length")
     _check_fraction_range(brush_width[0], brush_width[1], "brush_width")
     seed = _stateless_seed(seed)
@@ -272,7 +136,7 @@ def random_masks(batch_size, height, width, kind="mixed", seed=None, **kwargs):
     """Holes of one ``kind``: ``"rectangle"`` (``rectangle_masks``), ``"free_form"``
     (``free_form_masks``) or ``"mixed"`` (each image one or the other with probability
     1/2). ``kwargs`` go to the mask function(s) that accept them."""
-    _check_choice(kind, "kind", MASK_KINDS)
+    check_choice(kind, "kind", MASK_KINDS)
     seed = _stateless_seed(seed)
     rect_kwargs = {k: v for k, v in kwargs.items() if k in ("min_size", "max_size")}
     free_kwargs = {k: v for k, v in kwargs.items() if k not in rect_kwargs}
@@ -368,7 +232,7 @@ def inpainting_pairs(dataset, kind="mixed", seed=None, **mask_kwargs):
             ``max_strokes``, ``brush_width``, ...).
     """
     _check_image_dataset(dataset, "inpainting_pairs")
-    _check_choice(kind, "kind", MASK_KINDS)
+    check_choice(kind, "kind", MASK_KINDS)
 
     def corrupt(clean, pair_seed):
         clean = tf.cast(clean, tf.float32)

@@ -20,8 +20,8 @@ samples of the same distribution whatever their size, so it suits small test set
 Two Inception networks are offered, and every FID printed here says which one it used:
 
 - `fid_inception_extractor()`: **the standard FID network**, the 2015 Inception graph of
-  TF-GAN, pytorch-fid and clean-fid (`kerasi2i.fid_inception`), with pytorch-fid's
-  weights converted once by `kerasi2i.fid_inception.convert_pytorch_fid_weights()`. Its
+  TF-GAN, pytorch-fid and clean-fid (`kerasi2i.evaluation.fid_inception`), with pytorch-fid's
+  weights converted once by `kerasi2i.evaluation.fid_inception.convert_pytorch_fid_weights()`. Its
   FIDs are comparable with published ones (same number of images, same resize).
 - `inception_feature_extractor()`: `keras.applications.InceptionV3` with its ImageNet
   weights (no top, global average pool: 2048 features). **Not the standard network**:
@@ -40,6 +40,33 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+
+__all__ = [
+    "FeatureStats",
+    "INCEPTION_SIZE",
+    "INCEPTION_WEIGHTS_FILE",
+    "INCEPTION_WEIGHTS_URL",
+    "KERAS_INCEPTION_LABEL",
+    "METRIC_LABELS",
+    "RESIZE_MODES",
+    "STANDARD_FID_LABEL",
+    "WeightsUnavailableError",
+    "cached_fid_weights",
+    "cached_inception_weights",
+    "compute_features",
+    "describe_extractor",
+    "evaluate_generator",
+    "fid_inception_extractor",
+    "frechet_distance",
+    "frechet_distance_from_stats",
+    "inception_feature_extractor",
+    "kernel_inception_distance",
+    "load_feature_extractor",
+    "mmd2_unbiased",
+    "polynomial_kernel",
+    "prepare_images",
+    "run_evaluation",
+]
 
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
@@ -122,8 +149,8 @@ def inception_feature_extractor(weights="imagenet", input_size=INCEPTION_SIZE):
 
 def cached_fid_weights():
     """The path of the converted standard FID Inception weights in the Keras cache
-    (written by `kerasi2i.fid_inception.convert_pytorch_fid_weights()`), or None."""
-    from kerasi2i.fid_inception import FID_WEIGHTS_FILE
+    (written by `kerasi2i.evaluation.fid_inception.convert_pytorch_fid_weights()`), or None."""
+    from kerasi2i.evaluation.fid_inception import FID_WEIGHTS_FILE
 
     for d in _keras_cache_dirs():
         if (d / FID_WEIGHTS_FILE).is_file():
@@ -132,17 +159,17 @@ def cached_fid_weights():
 
 
 def _fid_weights_help():
-    from kerasi2i.fid_inception import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
+    from kerasi2i.evaluation.fid_inception import FID_WEIGHTS_FILE, FID_WEIGHTS_URL
 
     return (f"Convert pytorch-fid's weights once, on a machine with internet and torch (pip install "
-            f"'kerasi2i[fid]'): python -c \"from kerasi2i.fid_inception import convert_pytorch_fid_weights as c; "
+            f"'kerasi2i[fid]'): python -c \"from kerasi2i.evaluation.fid_inception import convert_pytorch_fid_weights as c; "
             f"c()\" downloads {FID_WEIGHTS_URL} and writes {_keras_cache_dirs()[0] / FID_WEIGHTS_FILE}; "
             f"copy that file to the same place on an offline machine, or pass its path "
             f"(fid_inception_extractor(weights='path/to/{FID_WEIGHTS_FILE}'), --fid-weights FILE).")
 
 
 def fid_inception_extractor(weights="standard", input_size=INCEPTION_SIZE):
-    """The standard FID network (`kerasi2i.fid_inception.fid_inception_v3`): 2048 pool
+    """The standard FID network (`kerasi2i.evaluation.fid_inception.fid_inception_v3`): 2048 pool
     features per image, as pytorch-fid, TF-GAN and clean-fid compute them.
 
     `weights="standard"` loads the converted weights from the Keras cache
@@ -151,7 +178,7 @@ def fid_inception_extractor(weights="standard", input_size=INCEPTION_SIZE):
     pytorch-fid `.pth`, which needs torch); None gives random weights (tests only: its
     FIDs mean nothing). `input_size` is 299 for FID as published.
     """
-    from kerasi2i.fid_inception import convert_pytorch_fid_weights, fid_inception_v3
+    from kerasi2i.evaluation.fid_inception import convert_pytorch_fid_weights, fid_inception_v3
 
     shape = (input_size, input_size, 3)
     if weights is None:
@@ -406,14 +433,14 @@ def kernel_inception_distance(feats_a, feats_b, subsets=100, subset_size=1000, s
 def evaluate_generator(generator, dataset, extractor=None, kid_subset_size=1000, resize="bilinear"):
     """Scores of `generator` on a paired dataset of `(input, target)` batches in [-1, 1].
 
-    L1, PSNR, SSIM, sharpness and MS-SSIM (with `kerasi2i.metrics.ms_ssim_scales` scales;
+    L1, PSNR, SSIM, sharpness and MS-SSIM (with `kerasi2i.evaluation.metrics.ms_ssim_scales` scales;
     left out for images under 22 px, where it would be plain SSIM), averaged over images;
     with a feature `extractor`, also FID and KID between outputs and targets (images
     resized as `resize` says, see `prepare_images`), and `fid_network`: which network
     they come from, in words (`describe_extractor`).
     Returns a dict of floats (plus `ms_ssim_scales` and `images`).
     """
-    from kerasi2i import metrics
+    from kerasi2i.evaluation import metrics
 
     fns = {"l1": metrics.l1, "psnr": metrics.psnr, "ssim": metrics.ssim, "sharpness": metrics.sharpness}
     values = {name: [] for name in fns}
@@ -461,14 +488,13 @@ def run_evaluation(model, data, *, split="test", direction="AtoB", image_size=No
     import json
 
     from kerasi2i import data as kdata
-    from kerasi2i.inference import generator_file, load_generator
-    from kerasi2i.train import resolve_data
+    from kerasi2i.deploy.inference import generator_file, load_generator
 
     generator = load_generator(generator_file(model))
     size = image_size or generator.input_shape[1]
     if size is None:
         raise ValueError("The generator accepts any size: pass --image-size.")
-    path = resolve_data(data, size)
+    path = kdata.resolve_data(data, size)
     ds = kdata.load_paired(path, split, direction=direction, image_size=size, training=False,
                            input_channels=generator.input_shape[-1], output_channels=generator.output_shape[-1],
                            batch_size=batch_size, on_bad=on_bad)

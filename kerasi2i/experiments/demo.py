@@ -6,7 +6,7 @@ at 128 px. Before training it scores the untrained generator and a trivial basel
 (the mean training photo, the best single image under L1) on the held-out test
 buildings; after training it scores the trained generator, and it scores all of them,
 plus the real renders, with the FCN-score (a segmenter trained on real facade photos
-must find the input's windows and doors in the output: `kerasi2i.fcn`). It writes
+must find the input's windows and doors in the output: `kerasi2i.evaluation.fcn`). It writes
 
     <output>/before_after.png    labels | untrained | trained | real photo, 8 test buildings
     <output>/run/                the training run (generator.keras, history.csv, previews,
@@ -26,29 +26,14 @@ import keras
 import numpy as np
 
 from kerasi2i import data as kdata
-from kerasi2i import metrics
-from kerasi2i.baselines import ConstantImage, mean_photo  # noqa: F401  (re-exported: notebooks import them from here)
-from kerasi2i.train import train_pix2pix
-from kerasi2i.viz import save_grid
+from kerasi2i.evaluation import metrics
+from kerasi2i.evaluation.baselines import ConstantImage, mean_photo
+from kerasi2i.imaging import save_grid
+from kerasi2i.training import train
+from kerasi2i.training.callbacks import TimeBudget
 
 DEMO_TASK = "facades"
 STEPS_PER_EPOCH = 50
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training at the end of the epoch once `seconds` have passed."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
-            print(f"Time budget of {self.seconds:.0f} s reached after epoch {epoch + 1}; stopping.")
-            self.model.stop_training = True
 
 
 def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filters=32, batch_size=4,
@@ -79,7 +64,7 @@ def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filt
 
     segmenter = None
     if fcn_score:
-        from kerasi2i import fcn
+        from kerasi2i.evaluation import fcn
 
         segmenter = fcn.facade_segmenter(path, verbose=verbose)
 
@@ -102,8 +87,8 @@ def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filt
     total = epochs + epochs_decay
     print(f"Training for {total} x {STEPS_PER_EPOCH} steps of {batch_size} images "
           f"(learning rate constant for {epochs} epochs, then decaying to 0); run folder {run}/")
-    model, history = train_pix2pix(
-        path, run, direction=direction, image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
+    model, history = train(
+        "pix2pix", path, run, direction=direction, image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
         base_filters=base_filters, batch_size=batch_size, seed=seed, steps_per_epoch=STEPS_PER_EPOCH,
         verbose=verbose, extra_callbacks=[TimeBudget(max_minutes * 60)] if max_minutes else None,
     )
@@ -113,7 +98,7 @@ def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filt
     if facades:
         rows["real photos (target)"] = {}   # L1 etc. are 0 / inf / 1 by definition; FCN below
     if segmenter is not None:
-        from kerasi2i import fcn
+        from kerasi2i.evaluation import fcn
 
         generators = {"untrained generator": untrained, "mean train photo": baseline,
                       "trained generator": trained, "real photos (target)": None}

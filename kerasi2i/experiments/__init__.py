@@ -1,0 +1,2 @@
+"""Experiments built on the package: the comparison study (``compare``) and the
+first-run demo (``demo``)."""

@@ -1,0 +1,39 @@
+"""Architectures only: functional builders that return ``keras.Model``\\ s.
+
+Nothing here knows about losses, optimizers or data; the trainers in ``kerasi2i.models``
+combine these networks. Parameter counts and initialisation follow the reference
+implementations named in each module (tests/test_networks.py asserts them).
+
+- ``unet``: ``unet_generator`` (pix2pix), ``encoder_decoder_generator`` (the same without
+  skips), ``multichannel_unet_generator``, ``conditional_unet_generator`` (BicycleGAN).
+- ``resnet``: ``resnet_generator`` (CycleGAN).
+- ``discriminators``: ``patch_discriminator`` (PatchGAN), ``pixel_discriminator``
+  (PixelGAN), ``discriminator_for_receptive_field``, ``receptive_field``.
+- ``encoders``: ``gaussian_encoder`` and ``image_decoder`` (VAE, BicycleGAN).
+- ``layers``: ``ReflectionPadding2D``; ``blocks``: the shared convolution, normalization
+  and argument-checking helpers.
+"""
+from kerasi2i.networks.blocks import DROPOUT_PLACEMENTS, IMAGE_CHANNELS, NORMS, UPSAMPLINGS
+from kerasi2i.networks.discriminators import (
+    RECEPTIVE_FIELDS,
+    discriminator_for_receptive_field,
+    patch_discriminator,
+    pixel_discriminator,
+    receptive_field,
+)
+from kerasi2i.networks.encoders import POOLINGS, gaussian_encoder, image_decoder
+from kerasi2i.networks.layers import ReflectionPadding2D
+from kerasi2i.networks.resnet import resnet_generator
+from kerasi2i.networks.unet import (
+    conditional_unet_generator,
+    encoder_decoder_generator,
+    multichannel_unet_generator,
+    unet_generator,
+)
+
+__all__ = [
+    "DROPOUT_PLACEMENTS", "IMAGE_CHANNELS", "NORMS", "POOLINGS", "UPSAMPLINGS", "RECEPTIVE_FIELDS", "ReflectionPadding2D",
+    "conditional_unet_generator", "discriminator_for_receptive_field", "encoder_decoder_generator",
+    "gaussian_encoder", "image_decoder", "multichannel_unet_generator", "patch_discriminator",
+    "pixel_discriminator", "receptive_field", "resnet_generator", "unet_generator",
+]

@@ -1,0 +1,109 @@
+"""Building blocks shared by every network in ``kerasi2i.networks``: argument checks,
+the reference's initialisation, normalization and convolution layers.
+
+Conventions (all from junyanz/pytorch-CycleGAN-and-pix2pix, ``models/networks.py``):
+
+- Weights ~ N(0, 0.02), biases 0, BatchNorm gamma ~ N(1, 0.02) (``init_weights``).
+- ``norm="batch"``: ``BatchNormalization(momentum=0.9, epsilon=1e-5)`` (PyTorch's
+  momentum 0.1 and eps); ``norm="instance"``: ``GroupNormalization(groups=-1)`` without
+  affine parameters (PyTorch ``InstanceNorm2d(affine=False)``); ``norm="none"``.
+"""
+import keras
+from keras import layers
+
+NORMS = ("batch", "instance", "none")
+DROPOUT_PLACEMENTS = ("paper", "reference")
+UPSAMPLINGS = ("transpose", "resize")
+IMAGE_CHANNELS = (1, 3)
+# Patch discriminators offered by `discriminator_for_receptive_field`.
+MAX_PATCH_LAYERS = 5
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+def kernel_init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def check_choice(value, arg, allowed):
+    if value not in allowed:
+        raise ValueError(f"`{arg}` must be one of {allowed}; received {arg}={value!r}")
+
+
+def check_int(value, arg, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{arg}` must be an int >= {minimum}; received {arg}={value!r}")
+
+
+def check_rate(value, arg):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{arg}` must be a number in [0, 1); received {arg}={value!r}")
+
+
+def check_image_shape(input_shape, arg="input_shape", channels=None):
+    """Validates ``(height, width, channels)``; height and width may be ``None``."""
+    ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
+    if ok:
+        height, width, depth = input_shape
+        ok = all(
+            s is None or (isinstance(s, int) and not isinstance(s, bool) and s > 0)
+            for s in (height, width)
+        ) and isinstance(depth, int) and not isinstance(depth, bool) and depth > 0
+    if not ok:
+        raise ValueError(
+            f"`{arg}` must be (height, width, channels) with positive ints (height and "
+            f"width may be None); received {arg}={input_shape!r}"
+        )
+    if channels is not None and depth not in channels:
+        raise ValueError(
+            f"The image must have one of {channels} channels; received {arg}={input_shape!r}"
+        )
+    return height, width, depth
+
+
+def norm_layer(norm, name):
+    """The normalization layer for ``norm``, or ``None`` for ``"none"``."""
+    if norm == "batch":
+        return layers.BatchNormalization(
+            momentum=0.9,
+            epsilon=1e-5,
+            gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
+            name=name,
+        )
+    if norm == "instance":
+        return layers.GroupNormalization(
+            groups=-1, center=False, scale=False, epsilon=1e-5, name=name
+        )
+    return None
+
+
+def apply_norm(x, norm, name):
+    layer = norm_layer(norm, name)
+    return x if layer is None else layer(x)
+
+
+def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name=None):
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=kernel_init(),
+        bias_initializer="zeros",
+        name=name,
+    )
+
+
+def conv2d_transpose(filters, kernel_size, strides, padding, use_bias, name):
+    return layers.Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=kernel_init(),
+        bias_initializer="zeros",
+        name=name,
+    )
