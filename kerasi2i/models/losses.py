@@ -20,8 +20,9 @@ def check_gan_loss(mode):
 
 
 def _bce_logits(logits, target):
-    # Numerically stable binary cross-entropy on logits, against a constant target.
-    return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
+    """Mean binary cross-entropy of logits against a constant target (Keras' numerically
+    stable form, as PyTorch's BCEWithLogitsLoss)."""
+    return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
 
 
 def discriminator_loss(real_logits, fake_logits, mode="vanilla"):
