@@ -65,6 +65,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kerasi2i.imaging import as_uint8, from_uint8, from_uint8_tf, to_uint8_tf
+
 FORMATS = ("savedmodel", "tflite")
 QUANTIZATIONS = ("none", "float16", "dynamic")
 SIGNATURE = "serving_default"
@@ -75,15 +77,16 @@ OUTPUT_NAME = "images"
 # --------------------------------------------------------------------------------------
 # The pre/post-processing, as numpy (the Keras reference) and as a TF graph (exported)
 # --------------------------------------------------------------------------------------
+# Both are `kerasi2i.imaging`'s, which also has the graph versions that `export_savedmodel` uses.
 def to_model_input(images):
-    """uint8 images -> float32 in [-1, 1], as the loaders produce."""
-    return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
+    """uint8 images -> float32 in [-1, 1], as the loaders produce (`imaging.from_uint8`)."""
+    return from_uint8(images)
 
 
 def to_uint8(outputs):
-    """Generator outputs in [-1, 1] -> uint8 (round half to even, as the exported graph)."""
-    outputs = np.asarray(outputs, dtype=np.float32)
-    return np.round(np.clip((outputs + 1.0) * 127.5, 0, 255)).astype(np.uint8)
+    """Generator outputs in [-1, 1] -> uint8, computed in float32 and rounded half to even,
+    as the exported graph (`imaging.as_uint8`)."""
+    return as_uint8(np.asarray(outputs, dtype=np.float32))
 
 
 def run_keras(generator, images, batch_size=16):
@@ -143,10 +146,8 @@ def export_savedmodel(model, path, verbose=False):
     _, height, width, channels = generator.input_shape
 
     def serve(images):
-        x = tf.cast(images, tf.float32) / 127.5 - 1.0
-        y = tf.cast(generator(x, training=False), tf.float32)  # float32 even under mixed precision
-        y = tf.round(tf.clip_by_value((y + 1.0) * 127.5, 0.0, 255.0))
-        return {OUTPUT_NAME: tf.cast(y, tf.uint8)}
+        y = tf.cast(generator(from_uint8_tf(images), training=False), tf.float32)  # float32 even under mixed precision
+        return {OUTPUT_NAME: to_uint8_tf(y)}
 
     path = Path(path)
     if path.exists():

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from kerasi2i.data.checks import IMAGE_EXTENSIONS, MAX_PIXELS, ImageTooLargeError, check_pixel_count
+from kerasi2i.imaging import as_uint8, from_uint8, save_png, to_pil
 
 FIT_MODES = ("resize", "pad")
 DIRECTIONS = ("AtoB", "BtoA")
@@ -152,7 +153,7 @@ def translate_array(generator, image, fit="resize", training=False):
     if image.shape[-1] != in_c:
         image = np.repeat(image, 3, -1) if in_c == 3 else np.asarray(
             Image.fromarray(image).convert("L"))[..., None]
-    pil = Image.fromarray(image[..., 0] if in_c == 1 else image)
+    pil = to_pil(image)
     if fit == "resize":
         x = np.asarray(pil.resize((in_w, in_h), Image.BICUBIC))
         box = (0, 0, in_w, in_h)
@@ -164,10 +165,9 @@ def translate_array(generator, image, fit="resize", training=False):
         pad = [(top, in_h - nh - top), (left, in_w - nw - left)] + ([(0, 0)] if small.ndim == 3 else [])
         x = np.pad(small, pad, mode="edge")
         box = (left, top, left + nw, top + nh)
-    x = x.reshape(1, in_h, in_w, in_c).astype(np.float32) / 127.5 - 1.0
-    y = keras.ops.convert_to_numpy(generator(x, training=training))[0]
-    y = np.round(np.clip((y + 1.0) * 127.5, 0, 255)).astype(np.uint8)
-    out = Image.fromarray(y[..., 0] if y.shape[-1] == 1 else y).crop(box)
+    x = from_uint8(x.reshape(1, in_h, in_w, in_c))
+    y = as_uint8(keras.ops.convert_to_numpy(generator(x, training=training))[0])
+    out = to_pil(y).crop(box)
     return np.asarray(out.resize((w, h), Image.BICUBIC))
 
 
@@ -223,16 +223,6 @@ def plan_outputs(files, output_dir, overwrite=False):
     return plan, skipped
 
 
-def _save_png_atomic(array, target):
-    """Write a PNG through a temporary file in the same folder, so a failure leaves no half file."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array).save(tmp, "PNG")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, overwrite=False,
                     max_pixels=MAX_PIXELS):
     """Translate a file or every image in a folder into `output_dir` (PNG, same names).
@@ -276,7 +266,7 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
             continue
         out = translate_array(generator, image, fit=fit)
         try:
-            _save_png_atomic(out, target)
+            save_png(out, target)
         except OSError as err:
             failed.append((f, f"cannot write '{target}' ({type(err).__name__}: {err})"))
             if verbose:

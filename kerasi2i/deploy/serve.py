@@ -70,11 +70,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from kerasi2i.data.checks import MAX_PIXELS  # the pixel cap the CLI, the loaders and the server share
 from kerasi2i.deploy.inference import FIT_MODES, read_rgb, translate_array
+from kerasi2i.imaging import as_uint8, png_bytes
 from kerasi2i.training.config import read_run_config
 
 DEFAULT_PORT = 7860
@@ -92,12 +92,6 @@ _TEXT = "text/plain; charset=utf-8"
 @lru_cache(maxsize=None)
 def _page(name):
     return (STATIC / name).read_bytes()
-
-
-def _png_bytes(image):
-    buf = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _run_config(model_path):
@@ -156,7 +150,7 @@ def load_samples(samples, input_shape, model_path=None, count=MAX_SAMPLES, direc
     else:
         raise FileNotFoundError(f"'{path}' has neither image files nor a paired test or val split.")
     x, _ = next(iter(ds))
-    images = np.round((np.asarray(x) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    images = as_uint8(x)
     label = spec.split(":", 1)[1] if spec.startswith("sample:") else Path(spec).name
     return [(f"{label} {split} #{i}", image) for i, image in enumerate(images)]
 
@@ -201,7 +195,7 @@ class DemoApp:
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.canvas = canvas
-        self.samples = [(name, _png_bytes(image)) for name, image in samples]
+        self.samples = [(name, png_bytes(image)) for name, image in samples]
         self._decodes = threading.BoundedSemaphore(int(max_decodes))  # bounds decode memory
         self._lock = threading.Lock()  # one translation at a time: Keras models aren't re-entrant
 
@@ -231,7 +225,7 @@ class DemoApp:
                 raise ValueError(_reason(err)) from None
             with self._lock:
                 out = translate_array(self.generator, image, fit=self.fit)
-            return _png_bytes(out)
+            return png_bytes(out)
 
 
 def _split_host(value):

@@ -41,6 +41,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasi2i.imaging import from_uint8_tf
+
 __all__ = [
     "FeatureStats",
     "INCEPTION_SIZE",
@@ -284,7 +286,7 @@ def prepare_images(images, input_size=INCEPTION_SIZE, channels=3, resize="biline
             (tf.cast(images, tf.float32) + 1.0) * 127.5
         return _clean_resize(np.asarray(values), input_size or int(images.shape[1]))
     if images.dtype == tf.uint8:
-        images = tf.cast(images, tf.float32) / 127.5 - 1.0
+        images = from_uint8_tf(images)
     images = tf.cast(images, tf.float32)
     if input_size is not None and tuple(images.shape[1:3]) != (input_size, input_size):
         images = tf.image.resize(images, (input_size, input_size), method="bilinear", antialias=False)

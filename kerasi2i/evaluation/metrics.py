@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kerasi2i.imaging import as_uint8
+
 
 def _unit(images):
     return ops.clip((ops.convert_to_tensor(images, "float32") + 1.0) / 2.0, 0.0, 1.0)
@@ -164,8 +166,7 @@ def _label_ids(images, palette=None, void_colors=None):
         return images.astype(np.int64)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"Expected RGB label images (N, H, W, 3) or class maps (N, H, W); got shape {images.shape}.")
-    if images.dtype != np.uint8:
-        images = np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+    images = as_uint8(images)
     colors = _segmentation_palette(None)[0] if palette is None else np.asarray(palette, np.int32)
     k = len(colors)
     if void_colors is not None:

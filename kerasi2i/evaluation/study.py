@@ -24,6 +24,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from kerasi2i.imaging import as_uint8, png_bytes, to_pil
+
 SIDES = ("left", "right")
 CSV_FIELDS = ("participant", "trial", "practice", "real_side", "choice", "correct", "fooled",
               "response_time_s", "real_index", "fake_index")
@@ -156,17 +158,10 @@ class ForcedChoiceStudy:
 def _png(image, width):
     from PIL import Image
 
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = np.round((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    im = Image.fromarray(image)
+    im = to_pil(as_uint8(image))
     if width and im.width != width:
         im = im.resize((width, round(im.height * width / im.width)), Image.NEAREST)
-    out = io.BytesIO()
-    im.save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(im)
 
 
 def _thread_timer(delay, callback):
