@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasi2i import evaluation as ev
+from kerasi2i.evaluation import fid as ev  # the module itself, so that monkeypatch reaches run_evaluation
 from kerasi2i.cli import main
 from kerasi2i.models import unet_generator
 

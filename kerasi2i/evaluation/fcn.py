@@ -141,7 +141,7 @@ def train_segmenter(path, steps=800, batch_size=16, learning_rate=2e-3, seed=0, 
     return model
 
 
-PACKAGED_WEIGHTS = Path(__file__).parent / "assets" / f"facade_segmenter_{SEGMENTER_SIZE}.weights.h5"
+PACKAGED_WEIGHTS = Path(__file__).parent.parent / "assets" / f"facade_segmenter_{SEGMENTER_SIZE}.weights.h5"
 
 
 def _is_bundled_facades(path):
