@@ -112,9 +112,9 @@ def patch_discriminator(
         filters = base_filters * min(2 ** (block - 1), 8)
         x = layers.ZeroPadding2D(1, name=f"{name}_block{block}_pad")(x)
         x = conv2d(
-            filters, 4, strides=strides, use_bias=use_bias, name=f"{name}_block{block}conv2d"
+            filters, 4, strides=strides, use_bias=use_bias, name=f"{name}_block{block}_conv"
         )(x)
-        x = apply_norm(x, norm, f"{name}_block{block}norm_layer")
+        x = apply_norm(x, norm, f"{name}_block{block}_norm")
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_block{block}_lrelu")(x)
 
     # Logits: (bs, H/2**n_layers - 2, W/2**n_layers - 2, 1), 30x30 for 256x256 and 3 layers.

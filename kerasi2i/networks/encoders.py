@@ -60,10 +60,10 @@ def gaussian_encoder(
     for i in range(1, num_downs + 1):  # (bs, H / 2**i, W / 2**i, base * min(2**(i-1), 8))
         x = conv2d(
             base_filters * min(2 ** (i - 1), 8), 4, strides=2, padding="same",
-            use_bias=use_bias or i == 1, name=f"{name}_down{i}conv2d",
+            use_bias=use_bias or i == 1, name=f"{name}_down{i}_conv",
         )(x)
         if i > 1:
-            x = apply_norm(x, norm, f"{name}_down{i}norm_layer")
+            x = apply_norm(x, norm, f"{name}_down{i}_norm")
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i}_lrelu")(x)
     if pooling == "flatten":
         x = layers.Flatten(name=f"{name}_flatten")(x)  # (bs, H * W * filters / 4**num_downs)
@@ -118,11 +118,11 @@ def image_decoder(
         bias = True if last else use_bias
         x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
         if upsampling == "transpose":
-            x = conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}conv2d")(x)
+            x = conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
         else:
             x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up{j}_resize")(x)
-            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}conv2d")(x)
+            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
         if not last:
-            x = apply_norm(x, norm, f"{name}_up{j}norm_layer")
+            x = apply_norm(x, norm, f"{name}_up{j}_norm")
     outputs = layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, C)
     return keras.Model(inputs, outputs, name=name)

@@ -81,9 +81,9 @@ def resnet_generator(
     for i in (1, 2):
         x = layers.ZeroPadding2D(1, name=f"{name}_down{i}_pad")(x)
         x = conv2d(
-            base_filters * 2**i, 3, strides=2, use_bias=use_bias, name=f"{name}_down{i}conv2d"
+            base_filters * 2**i, 3, strides=2, use_bias=use_bias, name=f"{name}_down{i}_conv"
         )(x)
-        x = apply_norm(x, norm, f"{name}_down{i}norm_layer")
+        x = apply_norm(x, norm, f"{name}_down{i}_norm")
         x = layers.ReLU(name=f"{name}_down{i}_relu")(x)
 
     # R256 x n_blocks: (bs, H/4, W/4, 256)
@@ -108,10 +108,10 @@ def resnet_generator(
     for i in (1, 2):
         x = conv2d_transpose(
             base_filters * 2 ** (2 - i), 3, strides=2, padding="valid", use_bias=use_bias,
-            name=f"{name}_up{i}conv2d",
+            name=f"{name}_up{i}_conv",
         )(x)
         x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_up{i}_crop")(x)
-        x = apply_norm(x, norm, f"{name}_up{i}norm_layer")
+        x = apply_norm(x, norm, f"{name}_up{i}_norm")
         x = layers.ReLU(name=f"{name}_up{i}_relu")(x)
 
     # c7s1-3: (bs, H, W, output_channels)

@@ -174,10 +174,10 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
             x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i}_lrelu")(x)
         x = conv2d(
             level_filters(i), 4, strides=2, padding="same", use_bias=use_bias,
-            name=f"{name}_down{i}conv2d",
+            name=f"{name}_down{i}_conv",
         )(x)
         if 1 < i < num_downs:  # neither the outermost nor the innermost (bottleneck)
-            x = apply_norm(x, norm, f"{name}_down{i}norm_layer")
+            x = apply_norm(x, norm, f"{name}_down{i}_norm")
         skips.append(x)  # (bs, H / 2**i, W / 2**i, level_filters(i))
 
     # Decoder. Block j undoes encoder level num_downs - j + 1: (bs, H / 2**(N-j),
@@ -192,16 +192,16 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
         x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
         if upsampling == "transpose":
             x = conv2d_transpose(
-                filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}conv2d"
+                filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}_conv"
             )(x)
         else:
             x = layers.UpSampling2D(
                 2, interpolation="bilinear", name=f"{name}_up{j}_resize"
             )(x)
-            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}conv2d")(x)
+            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
         if last:
             break
-        x = apply_norm(x, norm, f"{name}_up{j}norm_layer")
+        x = apply_norm(x, norm, f"{name}_up{j}_norm")
         if dropout > 0 and j in dropout_at:
             x = layers.Dropout(dropout, name=f"{name}_up{j}_dropout")(x)
         if skip_connections:
