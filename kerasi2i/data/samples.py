@@ -22,6 +22,7 @@ Whole photos are held out: no crop of a val or test photo is ever in a train spl
     PosixPath('.../data/samples/64/edges2photo')
 """
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -34,6 +35,8 @@ import numpy as np
 from PIL import Image
 
 from kerasi2i.data.paths import samples_root
+
+logger = logging.getLogger(__name__)
 
 # Bump whenever anything that changes the written bytes changes (photos, crops, transforms,
 # JPEG settings, counts). A folder whose manifest has another version is rebuilt.
@@ -650,7 +653,8 @@ def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False)
         sizes: image sizes from `SAMPLE_SIZES` (default: all).
         root: where to write; default `samples_root()` (`data/samples/` in a checkout).
         force: rebuild even when an up-to-date copy exists.
-        verbose: print one line per task and size with its counts and build time.
+        verbose: log one line per task and size with its counts and build time (the
+            "kerasi2i" logger, INFO), and a progress bar while facades render (100 or more).
     """
     tasks = _check_choices("task", tasks, SAMPLE_TASKS)
     sizes = _check_choices("size", sizes, SAMPLE_SIZES)
@@ -665,7 +669,7 @@ def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False)
             manifest = _build_one(task, size, folder, cache, verbose)
             if verbose:
                 counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
-                print(f"built {size}/{task}: {counts} ({time.perf_counter() - start:.1f} s)")
+                logger.info("built %s/%s: %s (%.1f s)", size, task, counts, time.perf_counter() - start)
     return root
 
 

@@ -1,4 +1,5 @@
 """Translating image files of any size with a trained generator."""
+import logging
 import os
 import warnings
 import zipfile
@@ -10,6 +11,8 @@ from PIL import Image
 
 from kerasi2i.data.checks import IMAGE_EXTENSIONS, MAX_PIXELS, ImageTooLargeError, check_pixel_count
 from kerasi2i.imaging import as_uint8, from_uint8, save_png, to_pil
+
+logger = logging.getLogger(__name__)
 
 FIT_MODES = ("resize", "pad")
 DIRECTIONS = ("AtoB", "BtoA")
@@ -230,7 +233,9 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
     Nothing is ever overwritten without `overwrite=True`, and an input is never
     overwritten at all (see `plan_outputs`; those problems raise before anything is
     written). A file that cannot be read or is larger than `max_pixels`, or whose
-    output cannot be written, is reported and skipped. Returns (written, failed) lists.
+    output cannot be written, is reported and skipped. With `verbose`, every file and the
+    totals are logged (the "kerasi2i" logger; skipped files as warnings). Returns
+    (written, failed) lists.
     """
     inputs = Path(inputs)
     if inputs.is_dir():
@@ -252,7 +257,7 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
     plan, failed = plan_outputs(files, output_dir, overwrite=overwrite)
     if verbose:
         for f, reason in failed:
-            print(f"skipped {f}: {reason}")
+            logger.warning("skipped %s: %s", f, reason)
     output_dir.mkdir(parents=True, exist_ok=True)
     in_c = generator.input_shape[-1]
     written = []
@@ -262,7 +267,7 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
         except Exception as err:  # PIL raises many types for broken files
             failed.append((f, f"{type(err).__name__}: {err}"))
             if verbose:
-                print(f"skipped {f}: cannot read it as an image ({type(err).__name__}: {err})")
+                logger.warning("skipped %s: cannot read it as an image (%s: %s)", f, type(err).__name__, err)
             continue
         out = translate_array(generator, image, fit=fit)
         try:
@@ -270,11 +275,11 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
         except OSError as err:
             failed.append((f, f"cannot write '{target}' ({type(err).__name__}: {err})"))
             if verbose:
-                print(f"skipped {f}: cannot write '{target}' ({type(err).__name__}: {err})")
+                logger.warning("skipped %s: cannot write '%s' (%s: %s)", f, target, type(err).__name__, err)
             continue
         written.append(target)
         if verbose:
-            print(f"{f} -> {target}")
+            logger.info("%s -> %s", f, target)
     if verbose:
-        print(f"Translated {len(written)} image(s), skipped {len(failed)}.")
+        logger.info("Translated %d image(s), skipped %d.", len(written), len(failed))
     return written, failed

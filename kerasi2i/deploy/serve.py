@@ -60,6 +60,7 @@ model was trained on, when the model sits in a training output folder with its
 import io
 import ipaddress
 import json
+import logging
 import re
 import socket
 import sys
@@ -76,6 +77,8 @@ from kerasi2i.data.checks import MAX_PIXELS  # the pixel cap the CLI, the loader
 from kerasi2i.deploy.inference import FIT_MODES, read_rgb, translate_array
 from kerasi2i.imaging import as_uint8, png_bytes
 from kerasi2i.training.config import read_run_config
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
 MAX_SAMPLES = 12
@@ -491,7 +494,7 @@ def make_server(app, host="127.0.0.1", port=DEFAULT_PORT, verbose=False, timeout
 
 
 def host_warning(host, port=DEFAULT_PORT):
-    """The warning ``serve`` prints for a ``host`` that is not loopback, or None."""
+    """The warning ``serve`` logs for a ``host`` that is not loopback, or None."""
     name = str(host).strip("[]").lower()
     if name == "localhost" or (_is_ip(name) and ipaddress.ip_address(name).is_loopback):
         return None
@@ -521,14 +524,14 @@ def serve(model, port=DEFAULT_PORT, host="127.0.0.1", samples=None, fit="resize"
     server = make_server(app, host, port, verbose=verbose, allowed_hosts=allowed_hosts)
     warning = host_warning(host, server.server_address[1])
     if warning:
-        print(warning, file=sys.stderr, flush=True)
+        logger.warning(warning)
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else server.server_address[0]
     url = f"http://{shown}:{server.server_address[1]}/"
     mode = f", {canvas} paint canvas" if canvas else ""
-    print(f"Serving {path} ({len(app.samples)} samples{mode}) at {url}  (Ctrl-C stops)", flush=True)
+    logger.info("Serving %s (%d samples%s) at %s  (Ctrl-C stops)", path, len(app.samples), mode, url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("Stopped.")
+        logger.info("Stopped.")
     finally:
         server.server_close()

@@ -181,7 +181,7 @@ def facade_segmenter(path=None, verbose=1, retrain=False):
             return keras.saving.load_model(cache)
     started = time.perf_counter()
     if verbose:
-        print(f"Training the FCN-score segmenter on {path}/train (once; cached in {cache.parent}) ...")
+        logger.info("Training the FCN-score segmenter on %s/train (once; cached in %s) ...", path, cache.parent)
     model = train_segmenter(path, verbose=verbose)
     cache.parent.mkdir(exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.keras")
