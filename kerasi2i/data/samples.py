@@ -422,31 +422,52 @@ def _write_jpeg(path, array):
     Image.fromarray(array).save(path, format="JPEG", **_JPEG_OPTIONS)
 
 
+def _new_manifest(layout):
+    return {"layout": layout, "counts": {}, "sources": {}, "files": {}}
+
+
+def _record(manifest, splits, sources, files):
+    """Enter `splits` (which hold the same images) in `manifest`: count, sources, files."""
+    for split in splits:
+        manifest["counts"][split] = len(files)
+        manifest["sources"][split] = sources
+        manifest["files"][split] = files
+
+
+_TEST_PAIR_SPLITS = ("testA", "testB", "test_pairs")
+
+
+def _write_test_pairs(folder, pairs):
+    """The day2night test splits from `(day, night)` pairs of the same scene: testA (day),
+    testB (night) and test_pairs (day | night side by side), numbered from 1."""
+    for split in _TEST_PAIR_SPLITS:
+        (folder / split).mkdir()
+    for number, (day, night) in enumerate(pairs, start=1):
+        _write_jpeg(folder / "testA" / f"{number}.jpg", day)
+        _write_jpeg(folder / "testB" / f"{number}.jpg", night)
+        _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([day, night], axis=1))
+
+
 # ---------------------------------------------------------------------------------------
 # Building
 # ---------------------------------------------------------------------------------------
 
 def _write_paired(task, size, folder, cache):
     transform = _PAIRED_TRANSFORMS[task]
-    manifest = {"layout": "pix2pix (A | B side by side)", "counts": {}, "sources": {}, "files": {}}
+    manifest = _new_manifest("pix2pix (A | B side by side)")
     for split, names in PHOTO_SPLIT.items():
         count = _CROPS_PER_PHOTO[split][size]
         items = _interleaved([_crops(n, size, count, (task, size, split), cache) for n in names])
         (folder / split).mkdir()
         for number, (info, crop) in enumerate(items, start=1):
             _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([transform(crop), crop], axis=1))
-        manifest["counts"][split] = len(items)
-        manifest["sources"][split] = list(names)
-        manifest["files"][split] = [info for info, _ in items]
+        _record(manifest, [split], list(names), [info for info, _ in items])
     return manifest
 
 
 def _write_day2night(size, folder, cache):
     task = "day2night"
-    manifest = {
-        "layout": "cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)",
-        "counts": {}, "sources": {}, "files": {},
-    }
+    manifest = _new_manifest("cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)")
     train_total = _CROPS_PER_PHOTO["train"][size] * len(PHOTO_SPLIT["train"]) // 2
     for domain, names in DAY2NIGHT_DOMAINS.items():
         counts = _split_counts(train_total, len(names))
@@ -456,24 +477,13 @@ def _write_day2night(size, folder, cache):
         (folder / split).mkdir()
         for number, (info, crop) in enumerate(items, start=1):
             _write_jpeg(folder / split / f"{number}.jpg", crop if domain == "A" else render_night(crop))
-        manifest["counts"][split] = len(items)
-        manifest["sources"][split] = list(names)
-        manifest["files"][split] = [info for info, _ in items]
+        _record(manifest, [split], list(names), [info for info, _ in items])
 
     names = PHOTO_SPLIT["test"]
     count = _CROPS_PER_PHOTO["test"][size]
     items = _interleaved([_crops(n, size, count, (task, size, "test"), cache) for n in names])
-    for split in ("testA", "testB", "test_pairs"):
-        (folder / split).mkdir()
-    for number, (info, crop) in enumerate(items, start=1):
-        night = render_night(crop)
-        _write_jpeg(folder / "testA" / f"{number}.jpg", crop)
-        _write_jpeg(folder / "testB" / f"{number}.jpg", night)
-        _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([crop, night], axis=1))
-    for split in ("testA", "testB", "test_pairs"):
-        manifest["counts"][split] = len(items)
-        manifest["sources"][split] = list(names)
-        manifest["files"][split] = [info for info, _ in items]
+    _write_test_pairs(folder, ((crop, render_night(crop)) for _, crop in items))
+    _record(manifest, _TEST_PAIR_SPLITS, list(names), [info for info, _ in items])
     return manifest
 
 
@@ -535,48 +545,36 @@ def _render_many(seeds, size, what, label=None):
 def _write_facades(size, folder, verbose=False):
     """`facades`: photo (A, left) | labels (B, right), the real CMP set's direction, so
     BtoA is labels -> photo."""
-    manifest = {"layout": "pix2pix (A = photo | B = labels, side by side)", "counts": {}, "sources": {},
-                "files": {}}
+    manifest = _new_manifest("pix2pix (A = photo | B = labels, side by side)")
     for split in ("train", "val", "test"):
         seeds = facade_seeds(split, size)
         (folder / split).mkdir()
         label = f"Rendering {size} px facades, {split} split" if verbose else None
         for number, (labels, day, _) in enumerate(_render_many(seeds, size, ("labels", "day"), label), start=1):
             _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([day, labels], axis=1))
-        manifest["counts"][split] = len(seeds)
-        manifest["sources"][split] = f"kerasi2i.data.facades.generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
-        manifest["files"][split] = [{"seed": s} for s in seeds]
+        _record(manifest, [split], f"kerasi2i.data.facades.generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}",
+                [{"seed": s} for s in seeds])
     return manifest
 
 
 def _write_facades_day2night(size, folder, verbose=False):
     """`facades_day2night`: day photos (trainA) and night photos (trainB) of different
     buildings; testA / testB / test_pairs show the same test buildings by day and night."""
-    manifest = {
-        "layout": "cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)",
-        "counts": {}, "sources": {}, "files": {},
-    }
+    manifest = _new_manifest("cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)")
     for split, what, index in (("trainA", ("day",), 1), ("trainB", ("night",), 2)):
         seeds = facade_seeds(split, size)
         (folder / split).mkdir()
         label = f"Rendering {size} px facades, {split}" if verbose else None
         for number, images in enumerate(_render_many(seeds, size, what, label), start=1):
             _write_jpeg(folder / split / f"{number}.jpg", images[index])
-        manifest["counts"][split] = len(seeds)
-        manifest["sources"][split] = f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
-        manifest["files"][split] = [{"seed": s} for s in seeds]
+        _record(manifest, [split], f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}",
+                [{"seed": s} for s in seeds])
     seeds = facade_seeds("unpaired_test", size)
-    for split in ("testA", "testB", "test_pairs"):
-        (folder / split).mkdir()
     label = f"Rendering {size} px facades, test pairs" if verbose else None
-    for number, (_, day, night) in enumerate(_render_many(seeds, size, ("day", "night"), label), start=1):
-        _write_jpeg(folder / "testA" / f"{number}.jpg", day)
-        _write_jpeg(folder / "testB" / f"{number}.jpg", night)
-        _write_jpeg(folder / "test_pairs" / f"{number}.jpg", np.concatenate([day, night], axis=1))
-    for split in ("testA", "testB", "test_pairs"):
-        manifest["counts"][split] = len(seeds)
-        manifest["sources"][split] = f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}"
-        manifest["files"][split] = [{"seed": s} for s in seeds]
+    rendered = _render_many(seeds, size, ("day", "night"), label)
+    _write_test_pairs(folder, ((day, night) for _, day, night in rendered))
+    _record(manifest, _TEST_PAIR_SPLITS, f"generate_facade(seed), seeds {seeds.start}-{seeds.stop - 1}",
+            [{"seed": s} for s in seeds])
     return manifest
 
 

@@ -94,12 +94,17 @@ def _keras_cache_dirs():
     return [d / "models" for d in dirs]
 
 
+def _in_keras_cache(filename):
+    """The path of `filename` in the first Keras cache folder that has it, or None."""
+    for d in _keras_cache_dirs():
+        if (d / filename).is_file():
+            return d / filename
+    return None
+
+
 def cached_inception_weights():
     """The path of the InceptionV3 no-top ImageNet weights in the Keras cache, or None."""
-    for d in _keras_cache_dirs():
-        if (d / INCEPTION_WEIGHTS_FILE).is_file():
-            return d / INCEPTION_WEIGHTS_FILE
-    return None
+    return _in_keras_cache(INCEPTION_WEIGHTS_FILE)
 
 
 def _weights_help():
@@ -154,10 +159,7 @@ def cached_fid_weights():
     (written by `kerasi2i.evaluation.fid_inception.convert_pytorch_fid_weights()`), or None."""
     from kerasi2i.evaluation.fid_inception import FID_WEIGHTS_FILE
 
-    for d in _keras_cache_dirs():
-        if (d / FID_WEIGHTS_FILE).is_file():
-            return d / FID_WEIGHTS_FILE
-    return None
+    return _in_keras_cache(FID_WEIGHTS_FILE)
 
 
 def _fid_weights_help():

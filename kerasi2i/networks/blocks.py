@@ -83,8 +83,9 @@ def apply_norm(x, norm, name):
     return x if layer is None else layer(x)
 
 
-def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name=None):
-    return layers.Conv2D(
+def _initialised(layer_class, filters, kernel_size, strides, padding, use_bias, name):
+    """A convolution layer with the reference's initialisation (weights N(0, 0.02), biases 0)."""
+    return layer_class(
         filters,
         kernel_size,
         strides=strides,
@@ -94,16 +95,22 @@ def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name
         bias_initializer="zeros",
         name=name,
     )
+
+
+def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name=None):
+    return _initialised(layers.Conv2D, filters, kernel_size, strides, padding, use_bias, name)
 
 
 def conv2d_transpose(filters, kernel_size, strides, padding, use_bias, name):
-    return layers.Conv2DTranspose(
-        filters,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=use_bias,
-        kernel_initializer=kernel_init(),
-        bias_initializer="zeros",
-        name=name,
-    )
+    return _initialised(layers.Conv2DTranspose, filters, kernel_size, strides, padding, use_bias, name)
+
+
+def upsample(x, filters, upsampling, use_bias, name):
+    """Double the height and width of ``x``: ``upsampling="transpose"``, a 4x4 transposed
+    convolution with stride 2 (``{name}_conv``); ``"resize"``, bilinear 2x upsampling
+    (``{name}_resize``) then a 3x3 convolution (``{name}_conv``), which avoids
+    checkerboard artifacts. (bs, 2H, 2W, filters)"""
+    if upsampling == "transpose":
+        return conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+    x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
+    return conv2d(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)

@@ -13,7 +13,7 @@ from kerasi2i.networks.blocks import (
     check_image_shape,
     check_int,
     conv2d,
-    conv2d_transpose,
+    upsample,
 )
 
 POOLINGS = ("flatten", "average")
@@ -117,11 +117,7 @@ def image_decoder(
         filters = channels if last else filters_at(num_ups - j)
         bias = True if last else use_bias
         x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
-        if upsampling == "transpose":
-            x = conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
-        else:
-            x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up{j}_resize")(x)
-            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
+        x = upsample(x, filters, upsampling, bias, f"{name}_up{j}")
         if not last:
             x = apply_norm(x, norm, f"{name}_up{j}_norm")
     outputs = layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, C)

@@ -45,7 +45,7 @@ from kerasi2i.networks.blocks import (
     check_int,
     check_rate,
     conv2d,
-    conv2d_transpose,
+    upsample,
 )
 
 
@@ -104,36 +104,9 @@ def unet_generator(
         A ``keras.Model`` from ``(bs, height, width, channels)`` to
         ``(bs, height, width, output_channels)`` in [-1, 1].
     """
-    height, width, _ = check_image_shape(input_shape, channels=IMAGE_CHANNELS)
-    if output_channels not in IMAGE_CHANNELS:
-        raise ValueError(
-            f"`output_channels` must be one of {IMAGE_CHANNELS}; "
-            f"received output_channels={output_channels!r}"
-        )
-    check_int(base_filters, "base_filters", 1)
-    check_choice(norm, "norm", NORMS)
-    check_choice(upsampling, "upsampling", UPSAMPLINGS)
-    check_rate(dropout, "dropout")
-    if num_downs is None:
-        if height is None or width is None:
-            raise ValueError(
-                "unet_generator needs `num_downs` when height or width is None; received "
-                f"input_shape={input_shape!r}, num_downs=None"
-            )
-        num_downs = int(math.log2(min(height, width)))
-    check_int(num_downs, "num_downs", 2)
-    step = 2**num_downs
-    if any(s is not None and s % step for s in (height, width)):
-        fits = [
-            k for k in range(2, num_downs)
-            if all(s is None or s % 2**k == 0 for s in (height, width))
-        ]
-        hint = f" (num_downs <= {fits[-1]} would fit this size)" if fits else ""
-        raise ValueError(
-            f"With num_downs={num_downs} the U-Net needs height and width that are "
-            f"multiples of 2**{num_downs} = {step}; received input_shape={input_shape!r}"
-            f"{hint}."
-        )
+    check_image_shape(input_shape, channels=IMAGE_CHANNELS)
+    _check_unet_args(output_channels, base_filters, norm, upsampling, dropout)
+    num_downs = resolve_num_downs(input_shape, num_downs, "unet_generator", "U-Net")
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
     outputs = unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
                          upsampling, name, skip_connections=True, dropout_placement=dropout_placement)
@@ -190,15 +163,7 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
         filters = output_channels if last else level_filters(level - 1)
         bias = True if last else use_bias
         x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
-        if upsampling == "transpose":
-            x = conv2d_transpose(
-                filters, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_up{j}_conv"
-            )(x)
-        else:
-            x = layers.UpSampling2D(
-                2, interpolation="bilinear", name=f"{name}_up{j}_resize"
-            )(x)
-            x = conv2d(filters, 3, padding="same", use_bias=bias, name=f"{name}_up{j}_conv")(x)
+        x = upsample(x, filters, upsampling, bias, f"{name}_up{j}")
         if last:
             break
         x = apply_norm(x, norm, f"{name}_up{j}_norm")
@@ -209,7 +174,24 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
     return layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
 
 
-def resolve_num_downs(input_shape, num_downs, builder):
+def _check_unet_args(output_channels, base_filters, norm, upsampling, dropout):
+    """The checks `unet_generator` and `encoder_decoder_generator` share."""
+    if output_channels not in IMAGE_CHANNELS:
+        raise ValueError(
+            f"`output_channels` must be one of {IMAGE_CHANNELS}; "
+            f"received output_channels={output_channels!r}"
+        )
+    check_int(base_filters, "base_filters", 1)
+    check_choice(norm, "norm", NORMS)
+    check_choice(upsampling, "upsampling", UPSAMPLINGS)
+    check_rate(dropout, "dropout")
+
+
+def resolve_num_downs(input_shape, num_downs, builder, network=None):
+    """``num_downs`` checked against ``input_shape`` (``None``: down to a 1-pixel
+    bottleneck). Errors name ``builder`` (a missing ``num_downs``) and ``network`` (default
+    ``builder``; a size that is no multiple of ``2**num_downs``, with the largest
+    ``num_downs`` that would fit)."""
     height, width = input_shape[:2]
     if num_downs is None:
         if height is None or width is None:
@@ -221,9 +203,15 @@ def resolve_num_downs(input_shape, num_downs, builder):
     check_int(num_downs, "num_downs", 2)
     step = 2**num_downs
     if any(s is not None and s % step for s in (height, width)):
+        fits = [
+            k for k in range(2, num_downs)
+            if all(s is None or s % 2**k == 0 for s in (height, width))
+        ]
+        hint = f" (num_downs <= {fits[-1]} would fit this size)" if fits else ""
         raise ValueError(
-            f"With num_downs={num_downs} the {builder} needs height and width that are "
+            f"With num_downs={num_downs} the {network or builder} needs height and width that are "
             f"multiples of 2**{num_downs} = {step}; received input_shape={input_shape!r}"
+            f"{hint}."
         )
     return num_downs
 
@@ -267,15 +255,7 @@ def encoder_decoder_generator(
         [-1, 1].
     """
     check_image_shape(input_shape)
-    if output_channels not in IMAGE_CHANNELS:
-        raise ValueError(
-            f"`output_channels` must be one of {IMAGE_CHANNELS}; "
-            f"received output_channels={output_channels!r}"
-        )
-    check_int(base_filters, "base_filters", 1)
-    check_choice(norm, "norm", NORMS)
-    check_choice(upsampling, "upsampling", UPSAMPLINGS)
-    check_rate(dropout, "dropout")
+    _check_unet_args(output_channels, base_filters, norm, upsampling, dropout)
     num_downs = resolve_num_downs(input_shape, num_downs, "encoder-decoder")
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
     outputs = unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
