@@ -75,15 +75,20 @@ class _UsageError(Exception):
 
 
 def _setup_logging(debug=False):
-    """Show the library's log messages (kerasi2i.* loggers) on stdout, as plain lines."""
+    """Show the library's log messages (the kerasi2i.* loggers) as plain lines: info on
+    stdout, warnings and errors on stderr."""
     import logging
 
-    class StdoutHandler(logging.StreamHandler):
-        """Writes to whatever sys.stdout is when a message is logged."""
+    class StreamAtEmit(logging.StreamHandler):
+        """Writes to whatever sys.stdout / sys.stderr is when a message is logged."""
+
+        def __init__(self, name):
+            super().__init__()
+            self.stream_name = name
 
         @property
         def stream(self):
-            return sys.stdout
+            return getattr(sys, self.stream_name)
 
         @stream.setter
         def stream(self, value):
@@ -91,10 +96,13 @@ def _setup_logging(debug=False):
 
     logger = logging.getLogger("kerasi2i")
     if not any(getattr(h, "_kerasi2i_cli", False) for h in logger.handlers):
-        handler = StdoutHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._kerasi2i_cli = True
-        logger.addHandler(handler)
+        out, err = StreamAtEmit("stdout"), StreamAtEmit("stderr")
+        out.addFilter(lambda record: record.levelno < logging.WARNING)
+        err.setLevel(logging.WARNING)
+        for handler in (out, err):
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler._kerasi2i_cli = True
+            logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 

@@ -49,7 +49,7 @@ def test_every_registered_config_builds_its_trainer(name):
     config = tiny_config(name)
     assert isinstance(config, TrainConfig) and config.MODEL == name and config.DATA in DATA_KINDS
     model = config.build()
-    assert isinstance(model, TranslationModel)
+    assert isinstance(model, TranslationModel) and type(model) is config.TRAINER
     for stem, network in model.exports().items():
         assert isinstance(network, keras.Model), stem
     model.compile(**{n: config.optimizer(1e-4) for n in model.OPTIMIZERS}, **config.compile_options())

@@ -61,8 +61,9 @@ def test_translate_handles_sizes_modes_and_bad_files(tmp_path, generator_file, c
     code = main(["translate", "--model", str(generator_file), "--input", str(inputs), "--output", str(out),
                  "--fit", "pad"])
     assert code == 3  # finished, but an input was skipped
-    printed = capsys.readouterr().out
-    assert "skipped" in printed and "broken.jpg" in printed and "Translated 3 image(s), skipped 1" in printed
+    captured = capsys.readouterr()  # skipped files are warnings (stderr), the totals info (stdout)
+    assert "skipped" in captured.err and "broken.jpg" in captured.err
+    assert "Translated 3 image(s), skipped 1" in captured.out
     sizes = {p.name: Image.open(p).size for p in out.iterdir()}
     assert sizes == {"wide.png": (90, 50), "grey.png": (17, 33), "rgba.png": (40, 40)}
 

@@ -193,7 +193,7 @@ def test_a_folder_named_like_an_output_is_reported_and_skipped(tmp_path, model_f
     code = translate("--model", model_file, "--input", inputs, "--output", out)
     captured = capsys.readouterr()
     assert code == 3  # EXIT_SKIPPED: finished, but not everything was translated
-    assert "a.png" in captured.out and "is a folder" in captured.out
+    assert "a.png" in captured.err and "is a folder" in captured.err  # a warning: stderr
     assert (out / "a.png").is_dir() and (out / "b.png").is_file()
 
 
@@ -204,7 +204,7 @@ def test_skipped_inputs_give_exit_code_3(tmp_path, model_file, capsys):
     image_folder(inputs, ["good.png"])
     (inputs / "broken.jpg").write_bytes(b"not an image")
     assert translate("--model", model_file, "--input", inputs, "--output", tmp_path / "out") == EXIT_SKIPPED == 3
-    assert "broken.jpg" in capsys.readouterr().out
+    assert "broken.jpg" in capsys.readouterr().err
     assert (tmp_path / "out" / "good.png").exists()
 
 
@@ -214,7 +214,7 @@ def test_translate_refuses_a_pixel_bomb_before_decoding(tmp_path, model_file, ca
     (inputs / "bomb.png").write_bytes(bomb_png())
     assert len((inputs / "bomb.png").read_bytes()) < 250
     code = translate("--model", model_file, "--input", inputs, "--output", tmp_path / "out")
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # skipped files are warnings, on stderr
     assert code == 3 and "bomb.png" in printed and "12000x12000" in printed
     # a lower --max-pixels skips images above it
     code = translate("--model", model_file, "--input", inputs / "good.png", "--output", tmp_path / "out2",

@@ -297,6 +297,7 @@ class BicycleGANConfig(PairedConfig):
     discriminators)."""
 
     MODEL = "bicyclegan"
+    TRAINER = BicycleGAN
     DATA = "paired"
     SUMMARY = "multimodal paired translation, a conditional VAE-GAN (Zhu et al. 2017)"
 

@@ -383,6 +383,7 @@ class CycleGANConfig(TrainConfig):
     70x70 PatchGANs, instance norm, LSGAN, lambda 10, identity 0.5, pools of 50)."""
 
     MODEL = "cyclegan"
+    TRAINER = CycleGAN
     DATA = "unpaired"
     SUMMARY = "unpaired translation with cycle consistency (Zhu et al. 2017)"
     KEEP_BEST_DEFAULT = "val_l1_AtoB"

@@ -151,6 +151,7 @@ class Pix2PixConfig(PairedConfig):
     100 + 100 epochs, Adam(2e-4, 0.5), lambda_l1 = 100, vanilla GAN, 70x70 PatchGAN)."""
 
     MODEL = "pix2pix"
+    TRAINER = Pix2Pix
     DATA = "paired"
     SUMMARY = "paired translation with a conditional GAN (Isola et al. 2017)"
 

@@ -90,6 +90,7 @@ class RegressionConfig(PairedConfig):
     U-Net) trained with L1 alone."""
 
     MODEL = "regression"
+    TRAINER = Regression
     DATA = "paired"
     SUMMARY = "a generator trained with L1 (or L2) alone: the baseline of every GAN here"
 

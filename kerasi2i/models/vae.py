@@ -204,6 +204,7 @@ class VAEConfig(PairedConfig):
     trains on the targets of ``direction`` (the right-hand images for AtoB)."""
 
     MODEL = "vae"
+    TRAINER = VAE
     DATA = "images"
     SUMMARY = "a variational autoencoder of the target images (Kingma and Welling 2014)"
     KEEP_BEST_DEFAULT = "val_loss"

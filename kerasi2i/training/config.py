@@ -43,6 +43,7 @@ class TrainConfig:
     """The options every training run shares. Subclasses (one per method) add theirs."""
 
     MODEL: typing.ClassVar[str] = None
+    TRAINER: typing.ClassVar[type] = None  # the TranslationModel subclass build() returns
     DATA: typing.ClassVar[str] = "paired"
     SUMMARY: typing.ClassVar[str] = ""
     KEEP_BEST_DEFAULT: typing.ClassVar[str] = "val_l1"  # a metric --keep-best may name (shown in help)
