@@ -27,6 +27,7 @@ TINY = {
     "bicyclegan": dict(base_filters=8, encoder_filters=8, nz=2),
     "regression": dict(base_filters=8),
     "vae": dict(base_filters=8, latent_dim=4, num_downs=2),
+    "attention_pix2pix": dict(base_filters=8),
 }
 
 
@@ -35,7 +36,7 @@ def tiny_config(name, **options):
 
 
 def test_registry_lists_every_method_and_names_the_known_ones_on_a_typo():
-    assert registry.names()[:5] == ["pix2pix", "cyclegan", "bicyclegan", "regression", "vae"]
+    assert registry.names()[:6] == ["pix2pix", "cyclegan", "bicyclegan", "regression", "vae", "attention_pix2pix"]
     with pytest.raises(ValueError, match="pix2pix, cyclegan, bicyclegan, regression, vae"):
         registry.get("pix2pixx")
     with pytest.raises(ValueError, match="no option.*lambda_l2.*lambda_l1"):
@@ -188,6 +189,13 @@ def test_train_entry_point_runs_every_paired_method(name, paired_folder, tmp_pat
     for stem in model.EXPORTS:
         assert (tmp_path / "run" / f"{stem}.keras").is_file(), stem
     assert (tmp_path / "run" / "history.csv").is_file() and history.history
+    from kerasi2i.deploy.inference import generator_file
+
+    if name == "vae":  # the registry knows what each run saved: a VAE run has no generator
+        with pytest.raises(ValueError, match="is a vae run: it saved encoder.keras, decoder.keras"):
+            generator_file(tmp_path / "run")
+    else:
+        assert generator_file(tmp_path / "run") == tmp_path / "run" / "generator.keras"
 
 
 def test_cyclegan_keep_best_restores_the_best_epoch(tmp_path):
@@ -242,3 +250,32 @@ def test_readme_python_example_runs_as_written():
     namespace = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert tuple(namespace["fake"].shape)[1:] == (64, 64, 3)
+
+
+def test_the_architecture_guides_example_model_trains_from_the_cli(paired_folder, tmp_path):
+    """docs/architecture.md's worked example: attention_pix2pix, one file in models/ plus
+    one registry entry, trained from the CLI; its generator has the attention gates."""
+    out = tmp_path / "att"
+    assert main(["train", "attention_pix2pix", "--data", str(paired_folder), "--output", str(out), "--image-size",
+                 str(SIZE), "--epochs", "1", "--epochs-decay", "0", "--batch-size", "2", "--base-filters", "8"]) == 0
+    generator = keras.saving.load_model(out / "generator.keras")
+    gates = [layer.name for layer in generator.layers if layer.name.endswith("_gate_alpha")]
+    assert len(gates) == 4  # one per skip connection of the 32 px U-Net (5 levels)
+    assert json.loads((out / "config.json").read_text())["method"] == "attention_pix2pix"
+    guide = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    assert '"attention_pix2pix": "kerasi2i.models.attention_pix2pix:AttentionPix2PixConfig"' in guide
+    assert registry.BUILTIN["attention_pix2pix"] == "kerasi2i.models.attention_pix2pix:AttentionPix2PixConfig"
+
+
+def test_attention_unet_adds_exactly_the_gates_to_the_unet():
+    """Each gate on a skip of C channels adds W_x (C * C/2), W_g (C * C/2 + C/2) and psi
+    (C/2 + 1) parameters; everything else is the U-Net's."""
+    from kerasi2i.networks import attention_unet_generator, unet_generator
+
+    unet = unet_generator((64, 64, 3), base_filters=8, name="g")
+    att = attention_unet_generator((64, 64, 3), base_filters=8, name="g")
+    skips = [8 * min(2 ** (level - 1), 8) for level in range(1, 6)]  # 6 levels at 64 px: 5 skips
+    extra = sum(2 * c * (c // 2) + (c // 2) + (c // 2) + 1 for c in skips)
+    assert att.count_params() - unet.count_params() == extra
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    assert att(x).shape == unet(x).shape == (1, 64, 64, 3)

@@ -18,19 +18,39 @@ FIT_MODES = ("resize", "pad")
 DIRECTIONS = ("AtoB", "BtoA")
 
 
+def _run_exports(folder):
+    """The file stems a training run in `folder` saved (its model's EXPORTS, from the
+    registry and the run's config.json), or None for a folder that is not a known run."""
+    from kerasi2i.models import registry
+    from kerasi2i.training.config import read_run_config
+
+    config = read_run_config(folder)
+    method = config.get("method") if isinstance(config, dict) else None
+    if method not in registry.names():
+        return None
+    trainer = registry.get(method).TRAINER
+    return method, list(trainer.EXPORTS) if trainer is not None else None
+
+
 def generator_file(model, direction=None):
     """The generator file to translate with: `model` is a `.keras` file or a training
     output folder.
 
-    A folder gives `generator_<direction>.keras` (a CycleGAN run; `direction` None means
-    "AtoB") or, with `direction` None, the `generator.keras` of a pix2pix run. A file is
-    used as given, unless its name says it translates the other way than `direction`
+    A folder gives the generator its run saved: `generator.keras` (pix2pix and the other
+    paired methods) or, for a CycleGAN run, `generator_<direction>.keras` (`direction`
+    None means "AtoB"). The names come from the run's model (`config.json` and the
+    registry); a folder without a config.json is searched for those names. A file is used
+    as given, unless its name says it translates the other way than `direction`
     (`generator_AtoB.keras` with `direction="BtoA"`), which is an error.
     """
     model = Path(model)
     if direction is not None and direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
     if model.is_dir():
+        run = _run_exports(model)
+        if run is not None and run[1] is not None and not any(s.startswith("generator") for s in run[1]):
+            raise ValueError(f"'{model}' is a {run[0]} run: it saved {', '.join(s + '.keras' for s in run[1])}, "
+                             f"and none of them is an image-to-image generator.")
         names = [f"generator_{direction}.keras"] if direction else ["generator.keras", "generator_AtoB.keras"]
         for name in names:
             if (model / name).exists():

@@ -131,13 +131,17 @@ def build_pix2pix(
     receptive_field=70,
     upsampling="transpose",
     test_mode="eval",
+    generator=None,
 ):
     """The paper's configuration: unet_<image_size> generator and a PatchGAN conditioned
-    on the input, with receptive field 70 (default), 16, 286 or 1 (PixelGAN)."""
-    generator = unet_generator(
-        (image_size, image_size, input_channels), output_channels=output_channels,
-        base_filters=base_filters, norm=norm, upsampling=upsampling,
-    )
+    on the input, with receptive field 70 (default), 16, 286 or 1 (PixelGAN).
+    `generator`: another generator to train instead of the U-Net (same input and output
+    shapes)."""
+    if generator is None:
+        generator = unet_generator(
+            (image_size, image_size, input_channels), output_channels=output_channels,
+            base_filters=base_filters, norm=norm, upsampling=upsampling,
+        )
     discriminator = discriminator_for_receptive_field(
         receptive_field, input_shape=(image_size, image_size, output_channels),
         condition_channels=input_channels, base_filters=base_filters, norm=norm,

@@ -18,6 +18,7 @@ BUILTIN = {
     "bicyclegan": "kerasi2i.models.bicyclegan:BicycleGANConfig",
     "regression": "kerasi2i.models.regression:RegressionConfig",
     "vae": "kerasi2i.models.vae:VAEConfig",
+    "attention_pix2pix": "kerasi2i.models.attention_pix2pix:AttentionPix2PixConfig",
 }
 _REGISTERED = {}
 

@@ -9,10 +9,13 @@ implementations named in each module (tests/test_networks.py asserts them).
 - ``resnet``: ``resnet_generator`` (CycleGAN).
 - ``discriminators``: ``patch_discriminator`` (PatchGAN), ``pixel_discriminator``
   (PixelGAN), ``discriminator_for_receptive_field``, ``receptive_field``.
+- ``attention``: ``attention_unet_generator`` (the U-Net with attention gates on its
+  skips; the architecture guide's worked example).
 - ``encoders``: ``gaussian_encoder`` and ``image_decoder`` (VAE, BicycleGAN).
 - ``layers``: ``ReflectionPadding2D``; ``blocks``: the shared convolution, normalization
   and argument-checking helpers.
 """
+from kerasi2i.networks.attention import attention_gate, attention_unet_generator
 from kerasi2i.networks.blocks import DROPOUT_PLACEMENTS, IMAGE_CHANNELS, NORMS, UPSAMPLINGS
 from kerasi2i.networks.discriminators import (
     RECEPTIVE_FIELDS,
@@ -33,7 +36,7 @@ from kerasi2i.networks.unet import (
 
 __all__ = [
     "DROPOUT_PLACEMENTS", "IMAGE_CHANNELS", "NORMS", "POOLINGS", "UPSAMPLINGS", "RECEPTIVE_FIELDS", "ReflectionPadding2D",
-    "conditional_unet_generator", "discriminator_for_receptive_field", "encoder_decoder_generator",
+    "attention_gate", "attention_unet_generator", "conditional_unet_generator", "discriminator_for_receptive_field", "encoder_decoder_generator",
     "gaussian_encoder", "image_decoder", "multichannel_unet_generator", "patch_discriminator",
     "pixel_discriminator", "receptive_field", "resnet_generator", "unet_generator",
 ]

@@ -60,6 +60,7 @@ def unet_generator(
     upsampling="transpose",
     name="unet_generator",
     dropout_placement="paper",
+    skip_gate=None,
 ):
     """The pix2pix U-Net generator (Isola et al. 2017, appendix 6.1.1).
 
@@ -99,6 +100,10 @@ def unet_generator(
             ``num_downs - 4`` (unet_256: 2-4; unet_128: only 2-3; 64 px: only 2; none
             below); ``dropout_blocks`` is not used. Dropout has no weights: the
             parameter count is the same either way.
+        skip_gate: None (the paper), or a function ``(skip, decoder, name) -> tensor``
+            applied to every skip connection before it is concatenated, given the decoder
+            features of the same size; e.g. ``kerasi2i.networks.attention.attention_gate``
+            (an attention U-Net).
 
     Returns:
         A ``keras.Model`` from ``(bs, height, width, channels)`` to
@@ -109,12 +114,13 @@ def unet_generator(
     num_downs = resolve_num_downs(input_shape, num_downs, "unet_generator", "U-Net")
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
     outputs = unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
-                         upsampling, name, skip_connections=True, dropout_placement=dropout_placement)
+                         upsampling, name, skip_connections=True, dropout_placement=dropout_placement,
+                         skip_gate=skip_gate)
     return keras.Model(inputs, outputs, name=name)
 
 
 def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks, upsampling, name,
-               skip_connections, dropout_placement="paper"):
+               skip_connections, dropout_placement="paper", skip_gate=None):
     """The layers of the U-Net (``skip_connections=True``) or of the same network without
     its skips, the paper's encoder-decoder (``kerasi2i.models.encoder_decoder_generator``),
     from the input tensor ``x`` to the tanh output. Arguments as in ``unet_generator``,
@@ -170,7 +176,10 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
         if dropout > 0 and j in dropout_at:
             x = layers.Dropout(dropout, name=f"{name}_up{j}_dropout")(x)
         if skip_connections:
-            x = layers.Concatenate(name=f"{name}_up{j}_concat")([skips[level - 2], x])
+            skip = skips[level - 2]
+            if skip_gate is not None:
+                skip = skip_gate(skip, x, f"{name}_up{j}_gate")
+            x = layers.Concatenate(name=f"{name}_up{j}_concat")([skip, x])
     return layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
 
 
