@@ -174,6 +174,9 @@ def _add_translate_command(sub):
     t.add_argument("--overwrite", action="store_true",
                    help="replace existing files in --output (default: refuse, writing nothing); inputs are "
                         "never overwritten")
+    t.add_argument("--test-mode", default=None, choices=["eval", "paper"],
+                   help="eval: dropout off, batch norm's running statistics; paper: dropout and batch statistics "
+                        "on, as the pix2pix paper tests (default: the training run's --test-mode, else eval)")
     t.add_argument("--max-pixels", type=_pixels, default=None,
                    help="skip images larger than this many pixels, width x height, without decoding them "
                         "(default: kerasi2i.data.checks.MAX_PIXELS, 40 million)")
@@ -228,6 +231,8 @@ def _add_evaluate_command(sub):
     v.add_argument("--fid-weights", default=None,
                    help="InceptionV3 no-top weights file for FID/KID (default: the Keras cache, if there)")
     v.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    v.add_argument("--test-mode", default=None, choices=["eval", "paper"],
+                   help="eval or paper (as for translate; default: the training run's --test-mode, else eval)")
     _add_on_bad(v)
 
 
@@ -236,7 +241,7 @@ def _evaluate(args):
 
     run_evaluation(args.model, args.data, split=args.split, direction=args.direction, image_size=args.image_size,
                    fid_weights=args.fid_weights, json_path=args.json, batch_size=args.batch_size,
-                   on_bad=args.on_bad)
+                   on_bad=args.on_bad, test_mode=args.test_mode)
 
 
 def build_parser():
@@ -372,12 +377,20 @@ def _train(args, given_argv=None):
 
 def _translate(args):
     from kerasi2i.data.checks import MAX_PIXELS
-    from kerasi2i.deploy.inference import check_generator, generator_file, load_generator, translate_files
+    from kerasi2i.deploy.inference import (
+        check_generator,
+        generator_file,
+        load_generator,
+        run_test_mode,
+        translate_files,
+    )
 
     path = generator_file(args.model, args.direction)
     generator = load_generator(path)
     check_generator(generator, path, fixed_size=True)
+    test_mode = args.test_mode or run_test_mode(path)
     written, failed = translate_files(generator, args.input, args.output, fit=args.fit, overwrite=args.overwrite,
+                                      test_mode=test_mode,
                                       max_pixels=args.max_pixels or MAX_PIXELS)
     if failed:
         print(f"kerasi2i translate: {len(failed)} input(s) skipped (listed above); exit code {EXIT_SKIPPED}.",

@@ -120,6 +120,66 @@ def test_calling_translates_and_test_modes_differ():
         tiny_model(test_mode="train")
 
 
+def _moving_statistics(model):
+    return [np.array(v) for layer in model.generator.layers if isinstance(layer, keras.layers.BatchNormalization)
+            for v in (layer.moving_mean, layer.moving_variance)]
+
+
+def test_paper_test_mode_uses_batch_statistics_and_leaves_the_model_unchanged(tmp_path):
+    """Paper mode (dropout and batch statistics at test time) must not move batch norm's
+    running statistics: calling, predict, validation (evaluate) and `generate` all leave
+    them as they were, in eager and in compiled code."""
+    from kerasi2i.models.pix2pix import generate
+
+    x, y = batch(n=4)
+    model = tiny_model(test_mode="paper", dropout=0.0)
+    model.compile()
+    before = _moving_statistics(model)
+    assert before
+    out = np.asarray(model(x))
+    model.predict(x, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    generate(model.generator, x, "paper")
+    for a, b in zip(before, _moving_statistics(model)):
+        np.testing.assert_array_equal(a, b)
+    # Batch statistics, not the running ones: each image's output depends on the others
+    # in its batch, and differs from eval mode's.
+    alone = np.asarray(model(x[:1]))
+    assert not np.allclose(out[:1], alone, atol=1e-4)
+    assert not np.allclose(out, np.asarray(generate(model.generator, x, "eval")), atol=1e-4)
+    with pytest.raises(ValueError, match="test_mode"):
+        generate(model.generator, x, "train")
+
+
+def test_test_mode_reaches_training_translate_and_evaluate(tmp_path):
+    """--test-mode is a training option saved in config.json; translate and evaluate use
+    the run's mode unless told otherwise."""
+    from kerasi2i.cli import main
+    from kerasi2i.deploy.inference import run_test_mode
+
+    data = make_paired(tmp_path / "pairs")
+    out = tmp_path / "run"
+    assert main(["train", "pix2pix", "--data", str(data), "--output", str(out), "--image-size", str(SIZE),
+                 "--epochs", "1", "--epochs-decay", "0", "--base-filters", "8", "--batch-size", "2",
+                 "--test-mode", "paper"]) == 0
+    assert run_test_mode(out) == run_test_mode(out / "generator.keras") == "paper"
+    assert run_test_mode(tmp_path) == "eval"
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)).save(
+        inputs / "a.png")
+    for mode in ("paper", "eval"):
+        assert main(["translate", "--model", str(out), "--input", str(inputs), "--output", str(tmp_path / mode),
+                     "--test-mode", mode]) == 0
+    paper, eval_ = (np.asarray(Image.open(tmp_path / m / "a.png")) for m in ("paper", "eval"))
+    assert paper.shape == eval_.shape and not np.array_equal(paper, eval_)
+    scores = tmp_path / "scores.json"
+    assert main(["evaluate", "--model", str(out), "--data", str(data), "--split", "val", "--json", str(scores)]) == 0
+    import json
+
+    assert json.loads(scores.read_text())["test_mode"] == "paper"
+
+
 def test_compile_rejects_bad_arguments():
     with pytest.raises(ValueError, match="gan_loss"):
         tiny_model().compile(gan_loss="wasserstein")

@@ -32,6 +32,17 @@ def _run_exports(folder):
     return method, list(trainer.EXPORTS) if trainer is not None else None
 
 
+def run_test_mode(model):
+    """The test_mode a generator's training run used (its config.json, next to the file
+    or in the folder), or "eval" when there is none."""
+    from kerasi2i.training.config import read_run_config
+
+    model = Path(model)
+    config = read_run_config(model if model.is_dir() else model.parent)
+    mode = config.get("test_mode") if isinstance(config, dict) else None
+    return mode if mode in ("eval", "paper") else "eval"
+
+
 def generator_file(model, direction=None):
     """The generator file to translate with: `model` is a `.keras` file or a training
     output folder.
@@ -162,8 +173,11 @@ def read_rgb(path, channels=3, max_pixels=MAX_PIXELS):
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def translate_array(generator, image, fit="resize", training=False):
+def translate_array(generator, image, fit="resize", test_mode="eval"):
     """Translate one uint8 image (H, W, C) of any size; returns uint8 at the same size.
+
+    test_mode: "eval" (dropout off, batch norm's moving statistics) or "paper" (dropout
+    and batch statistics on, as the pix2pix paper tests; `kerasi2i.models.pix2pix.generate`).
 
     fit="resize" squashes the image to the generator's input size and the result back;
     fit="pad" scales the longer side to the input size, pads with edge pixels to a square
@@ -189,7 +203,9 @@ def translate_array(generator, image, fit="resize", training=False):
         x = np.pad(small, pad, mode="edge")
         box = (left, top, left + nw, top + nh)
     x = from_uint8(x.reshape(1, in_h, in_w, in_c))
-    y = as_uint8(keras.ops.convert_to_numpy(generator(x, training=training))[0])
+    from kerasi2i.models.pix2pix import generate
+
+    y = as_uint8(keras.ops.convert_to_numpy(generate(generator, x, test_mode))[0])
     out = to_pil(y).crop(box)
     return np.asarray(out.resize((w, h), Image.BICUBIC))
 
@@ -247,15 +263,15 @@ def plan_outputs(files, output_dir, overwrite=False):
 
 
 def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, overwrite=False,
-                    max_pixels=MAX_PIXELS):
+                    max_pixels=MAX_PIXELS, test_mode="eval"):
     """Translate a file or every image in a folder into `output_dir` (PNG, same names).
 
     Nothing is ever overwritten without `overwrite=True`, and an input is never
     overwritten at all (see `plan_outputs`; those problems raise before anything is
     written). A file that cannot be read or is larger than `max_pixels`, or whose
     output cannot be written, is reported and skipped. With `verbose`, every file and the
-    totals are logged (the "kerasi2i" logger; skipped files as warnings). Returns
-    (written, failed) lists.
+    totals are logged (the "kerasi2i" logger; skipped files as warnings). `test_mode`:
+    see `translate_array`. Returns (written, failed) lists.
     """
     inputs = Path(inputs)
     if inputs.is_dir():
@@ -289,7 +305,7 @@ def translate_files(generator, inputs, output_dir, fit="resize", verbose=True, o
             if verbose:
                 logger.warning("skipped %s: cannot read it as an image (%s: %s)", f, type(err).__name__, err)
             continue
-        out = translate_array(generator, image, fit=fit)
+        out = translate_array(generator, image, fit=fit, test_mode=test_mode)
         try:
             save_png(out, target)
         except OSError as err:

@@ -481,20 +481,25 @@ METRIC_LABELS = {"l1": "L1 (lower is better)", "psnr": "PSNR dB", "ssim": "SSIM"
 
 
 def run_evaluation(model, data, *, split="test", direction="AtoB", image_size=None, fid_weights=None,
-                   json_path=None, batch_size=8, printer=print, on_bad="raise"):
+                   json_path=None, batch_size=8, printer=print, on_bad="raise", test_mode=None):
     """`kerasi2i evaluate`: score a saved generator on a paired split, print a table and
     optionally write the scores as JSON. FID/KID are computed when `fid_weights` (a
     weights file of either network, `load_feature_extractor`) is given, or else with the
     standard FID Inception when its converted weights are in the Keras cache, or else
     with keras.applications' InceptionV3 (non-standard) when its ImageNet weights are;
-    the table says which network; otherwise a line says why they are skipped. `on_bad="skip"` leaves unreadable images out with a
-    warning (as `load_paired`). Returns the dict of scores."""
+    the table says which network; otherwise a line says why they are skipped. `on_bad="skip"`
+    leaves unreadable images out with a warning (as `load_paired`). `test_mode`: "eval" or
+    "paper" (`kerasi2i.models.pix2pix.generate`); None takes the training run's, else
+    "eval". Returns the dict of scores."""
     import json
 
     from kerasi2i import data as kdata
-    from kerasi2i.deploy.inference import generator_file, load_generator
+    from kerasi2i.deploy.inference import generator_file, load_generator, run_test_mode
+    from kerasi2i.models.pix2pix import generate
 
-    generator = load_generator(generator_file(model))
+    path_of_model = generator_file(model)
+    generator = load_generator(path_of_model)
+    test_mode = test_mode or run_test_mode(path_of_model)
     size = image_size or generator.input_shape[1]
     if size is None:
         raise ValueError("The generator accepts any size: pass --image-size.")
@@ -513,8 +518,10 @@ def run_evaluation(model, data, *, split="test", direction="AtoB", image_size=No
         skipped = ("FID/KID skipped: no Inception weights. For the standard FID network (comparable with "
                    f"papers): {_fid_weights_help()} Or, non-standard (not comparable with papers): put "
                    f"{INCEPTION_WEIGHTS_FILE} (from {INCEPTION_WEIGHTS_URL}) in {_keras_cache_dirs()[0]}.")
-    scores = evaluate_generator(generator, ds, extractor=extractor)
-    printer(f"{Path(str(model)).name} on {path} [{split}, {direction}, {size} px, {scores['images']} images]")
+    scores = evaluate_generator(lambda x, training=False: generate(generator, x, test_mode), ds, extractor=extractor)
+    scores["test_mode"] = test_mode
+    printer(f"{Path(str(model)).name} on {path} [{split}, {direction}, {size} px, {scores['images']} images, "
+            f"test mode {test_mode}]")
     for key, label in METRIC_LABELS.items():
         if key in scores:
             note = f"  ({scores['ms_ssim_scales']} scales)" if key == "ms_ssim" else ""

@@ -27,6 +27,32 @@ from kerasi2i.training.config import PairedConfig, option
 TEST_MODES = ("eval", "paper")
 
 
+def _batch_norm_statistics(model):
+    """The moving mean and variance of every BatchNormalization layer in `model`."""
+    return [v for layer in model._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization) for v in (layer.moving_mean, layer.moving_variance)]
+
+
+def generate(generator, inputs, test_mode="eval"):
+    """Run a generator at test time, in one of the `TEST_MODES`.
+
+    "eval": dropout off and the moving statistics of batch norm (Keras' inference mode).
+    "paper": dropout on and batch norm with the statistics of this batch, as the pix2pix
+    paper tests; the moving statistics are put back after the call, so translating
+    (or validating) in paper mode never changes the model.
+    """
+    if test_mode not in TEST_MODES:
+        raise ValueError(f"test_mode must be one of {TEST_MODES}, got {test_mode!r}.")
+    if test_mode == "eval":
+        return generator(inputs, training=False)
+    statistics = _batch_norm_statistics(generator)
+    saved = [keras.ops.copy(v) for v in statistics]
+    outputs = generator(inputs, training=True)
+    for variable, value in zip(statistics, saved):
+        variable.assign(value)
+    return outputs
+
+
 @keras.saving.register_keras_serializable(package="kerasi2i")
 class Pix2Pix(TranslationModel):
     """The pix2pix training model: holds `generator` and `discriminator`.
@@ -83,7 +109,9 @@ class Pix2Pix(TranslationModel):
         ]
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training or self.test_mode == "paper")
+        if training:
+            return self.generator(inputs, training=True)
+        return generate(self.generator, inputs, self.test_mode)
 
     def train_step(self, data):
         x, y = (tf.convert_to_tensor(t) for t in data)
