@@ -97,6 +97,7 @@ def test_saved_trainers_keep_their_loss_weights_and_optimizers(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(TINY))
+@pytest.mark.slow
 def test_mixed_precision_steps_on_every_trainer(name):
     """Loss scaling reaches every trainer: mixed_float16 steps give finite losses and
     change the weights (dynamic loss scaling skips the first steps while its scale, 2**15
@@ -179,6 +180,7 @@ def paired_folder(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["bicyclegan", "regression", "vae"])
+@pytest.mark.slow
 def test_train_entry_point_runs_every_paired_method(name, paired_folder, tmp_path):
     """pix2pix and CycleGAN runs are tested in their own files; the others train through
     the same entry point and write their EXPORTS."""
@@ -198,6 +200,7 @@ def test_train_entry_point_runs_every_paired_method(name, paired_folder, tmp_pat
         assert generator_file(tmp_path / "run") == tmp_path / "run" / "generator.keras"
 
 
+@pytest.mark.slow
 def test_cyclegan_keep_best_restores_the_best_epoch(tmp_path):
     """--keep-best reaches CycleGAN: the final generators are those of the best epoch by
     the monitored validation metric, kept by ModelCheckpoint(save_best_only=True)."""
@@ -217,6 +220,7 @@ def test_cyclegan_keep_best_restores_the_best_epoch(tmp_path):
     assert len(scores) == 3 and 0 <= best < 3
 
 
+@pytest.mark.slow
 def test_cli_train_config_reloads_a_run_and_options_override_it(paired_folder, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "regression", "--data", str(paired_folder), "--output", str(out), "--image-size", str(SIZE),
@@ -241,6 +245,7 @@ def test_cli_train_config_reloads_a_run_and_options_override_it(paired_folder, t
     assert {k: v for k, v in again.items() if k != "output"} == {k: v for k, v in saved.items() if k != "output"}
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs_as_written():
     """The README's first Python block, verbatim (it trains a few steps on the bundled
     facades at 64 px)."""
@@ -252,6 +257,7 @@ def test_readme_python_example_runs_as_written():
     assert tuple(namespace["fake"].shape)[1:] == (64, 64, 3)
 
 
+@pytest.mark.slow
 def test_the_architecture_guides_example_model_trains_from_the_cli(paired_folder, tmp_path):
     """docs/architecture.md's worked example: attention_pix2pix, one file in models/ plus
     one registry entry, trained from the CLI; its generator has the attention gates."""

@@ -84,6 +84,7 @@ def test_multichannel_unet_widens_only_the_first_convolution(tmp_path):
     np.testing.assert_allclose(loaded(x), wide(x), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_regression_training_lowers_the_loss():
     """The L1 baseline is a plain compile/fit: the loss after a few steps must be lower
     than before, and the kerasi2i metrics are reported."""

@@ -50,6 +50,7 @@ def test_the_two_orders_differ_as_documented():
         LinearDecaySchedule(update_at="start")
 
 
+@pytest.mark.slow
 def test_schedule_matches_torch_lambda_lr():
     """The real torch.optim.lr_scheduler.LambdaLR with the reference's lambda, stepped at
     the start of every epoch as current upstream train.py does (skipped without torch)."""

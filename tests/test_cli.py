@@ -19,6 +19,7 @@ def generator_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_version_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "kerasi2i", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("kerasi2i ")

@@ -73,6 +73,7 @@ def test_identity_scores_are_the_inputs_scores():
     assert "diversity" not in result and "fid" not in result
 
 
+@pytest.mark.slow
 def test_study_rows_table_and_json(capsys):
     tasks = [compare.sample_task("day2night", image_size=SIZE), compare.sample_task("photo2labels", image_size=SIZE)]
     rows = compare.run_study(tasks, models=("cyclegan", "cvae"), steps=3, batch_size=2, base_filters=4,
@@ -100,6 +101,7 @@ def test_study_rows_table_and_json(capsys):
         compare.run_study(tasks, models=("gan",))
 
 
+@pytest.mark.slow
 def test_fresh_start_restores_a_model_and_its_optimizers_exactly():
     x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
     data = tf.data.Dataset.from_tensors((x, x[::-1])).repeat()
@@ -118,6 +120,7 @@ def test_fresh_start_restores_a_model_and_its_optimizers_exactly():
         np.testing.assert_allclose(w, v, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_run_one_returns_the_trained_model():
     task = compare.sample_task("superres", image_size=SIZE)
     row = compare.run_one("autoencoder", task, steps=2, batch_size=2, base_filters=4, num_samples=2, examples=3)
@@ -155,6 +158,7 @@ def test_facade_tasks_come_first_and_read_the_right_way():
     assert np.median(nearest(x)) < 0.5 * np.median(nearest(y))
 
 
+@pytest.mark.slow
 def test_facade_baselines_fcn_and_segmentation_scores():
     to_photo = compare.sample_task("facades", image_size=SIZE)
     to_labels = compare.sample_task("facades_photo2labels", image_size=SIZE)
@@ -177,6 +181,7 @@ def test_facade_baselines_fcn_and_segmentation_scores():
         compare.score("median", to_photo)
 
 
+@pytest.mark.slow
 def test_study_on_the_facade_tasks_has_baseline_and_untrained_rows():
     tasks = [compare.sample_task(n, image_size=SIZE) for n in ("facades", "facades_day2night")]
     rows = compare.run_study(tasks, models=("pix2pix",), steps=2, batch_size=2, base_filters=4, num_samples=1,

@@ -138,6 +138,7 @@ def _expected_losses(model, a, b, lambda_a, lambda_b, lambda_identity):
     return e
 
 
+@pytest.mark.slow
 def test_train_step_matches_the_paper_objective():
     """With learning rate 0 nothing moves, so the reported losses must equal the paper's
     formulas computed by hand. Different lambda_A, lambda_B and identity weight catch
@@ -153,6 +154,7 @@ def test_train_step_matches_the_paper_objective():
         assert logs[key] == pytest.approx(value, rel=1e-4), key
 
 
+@pytest.mark.slow
 def test_generators_step_first_then_discriminators_on_the_earlier_fakes():
     """G and F move with their optimizer only, D_A and D_B with theirs; the D step judges
     the fakes of the forward pass made before G and F were updated."""
@@ -198,6 +200,7 @@ def test_validation_reports_cycle_losses_and_paired_scores():
     assert set(model.test_step((a, b))) == {"cycle_A", "cycle_B"}
 
 
+@pytest.mark.slow
 def test_unet_generators_work_inside_cyclegan():
     """The TensorFlow tutorial's variant: pix2pix U-Nets with instance norm."""
     model = tiny_model(generator="unet", dropout=0.5)
@@ -233,6 +236,7 @@ def test_full_model_keras_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.pool_B.images.numpy(), model.pool_B.images.numpy())
 
 
+@pytest.mark.slow
 def test_defaults_and_argument_errors():
     assert (default_n_blocks(256), default_n_blocks(128), default_n_blocks(64)) == (9, 6, 6)
     model = build_cyclegan(128)
@@ -287,6 +291,7 @@ def interrupted_run(tmp_path_factory):
     return data, out, model, history
 
 
+@pytest.mark.slow
 def test_training_run_validates_on_test_pairs_saves_and_checkpoints(interrupted_run):
     data, out, model, history = interrupted_run
     assert history.epoch == [0, 1]
@@ -325,6 +330,7 @@ def test_validation_data_is_test_pairs_when_present(tmp_path):
     assert not paired and int(val.cardinality()) == 1
 
 
+@pytest.mark.slow
 def test_cli_resumes_training_and_translates_with_direction(interrupted_run, tmp_path, capsys):
     data, out, _, _ = interrupted_run
     args = ["train", "cyclegan", "--data", str(data), "--output", str(out), "--image-size", str(SIZE),

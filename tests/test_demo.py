@@ -8,6 +8,7 @@ import pytest
 from kerasi2i.experiments import demo
 
 
+@pytest.mark.slow
 def test_demo_writes_its_outputs_and_never_overwrites_a_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "STEPS_PER_EPOCH", 2)
     out = tmp_path / "demo"
@@ -27,6 +28,7 @@ def test_demo_writes_its_outputs_and_never_overwrites_a_run(tmp_path, monkeypatc
     assert (out / "run_2" / "generator.keras").exists()   # the first run is left as it was
 
 
+@pytest.mark.slow
 def test_mean_photo_is_the_mean_target():
     from kerasi2i import data as kdata
 

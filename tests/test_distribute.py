@@ -90,6 +90,9 @@ SCRIPT = textwrap.dedent('''
     print("RESULT " + json.dumps(out), flush=True)
 ''')
 
+# Every test here starts a subprocess with two logical CPU devices and trains.
+pytestmark = pytest.mark.slow
+
 
 def _write_dataset(root, size=32):
     """A tiny paired dataset in the Berkeley layout (side-by-side A | B JPEGs): 4 train, 4 val."""

@@ -116,6 +116,7 @@ def inception_weights(tmp_path_factory):
     return path, images, np.asarray(model(tf.image.resize(images, (75, 75)), training=False))
 
 
+@pytest.mark.slow
 def test_local_inception_weights_file_loads(inception_weights):
     path, images, expected = inception_weights
     extractor = ev.inception_feature_extractor(weights=str(path), input_size=75)
@@ -178,6 +179,7 @@ def test_cli_evaluate_prints_a_table_and_writes_json(tmp_path, monkeypatch, caps
     assert main(["evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(data)]) == 1
 
 
+@pytest.mark.slow
 def test_fid_inception_network_structure():
     """The standard FID network without torch: shapes, the pooling of each block, and the
     parameter count of pytorch-fid's network (checked against torch in test_fid_inception.py)."""

@@ -54,6 +54,7 @@ def exported(tmp_path_factory):
     return generator, images, paths
 
 
+@pytest.mark.slow
 def test_the_reference_output_is_not_trivial(exported):
     generator, images, _ = exported
     reference = kexport.run_keras(generator, images)

@@ -71,6 +71,7 @@ def test_shipped_segmenter_scores_real_renders_high_and_noise_at_chance():
     assert chance["pixel_accuracy"] < real["pixel_accuracy"] - 0.4
 
 
+@pytest.mark.slow
 def test_a_segmenter_is_trained_once_per_folder_and_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(samples, "FACADE_COUNTS", {64: {"train": 8, "val": 2, "test": 2}})
     samples.build_samples(tasks=["facades"], sizes=[64], root=tmp_path)

@@ -191,6 +191,7 @@ def converted(tmp_path_factory):
     return net, pth, weights
 
 
+@pytest.mark.slow
 def test_features_agree_with_the_torch_twin(converted):
     net, _, weights = converted
     rng = np.random.default_rng(0)
@@ -211,6 +212,7 @@ def test_features_agree_with_the_torch_twin(converted):
     assert extractor.count_params() == torch_count
 
 
+@pytest.mark.slow
 def test_the_pooling_details_matter(converted):
     """The twin with torchvision's pooling (average pool in Mixed_7c, padding counted in
     the averages) gives other features: the test above can tell them apart."""
@@ -227,6 +229,7 @@ def test_the_pooling_details_matter(converted):
     assert np.abs(standard - torchvision_like).max() > 1e-2
 
 
+@pytest.mark.slow
 def test_converter_checks_the_state_dict(converted):
     net, pth, _ = converted
     state = {k: v.numpy() for k, v in net.state_dict().items()}

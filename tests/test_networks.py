@@ -261,6 +261,7 @@ def _reference_unet_dropout_blocks(num_downs):
     return [j for j, has in enumerate(blocks[:num_downs], start=1) if has]
 
 
+@pytest.mark.slow
 def test_unet_dropout_placement_paper_or_reference():
     for size, num_downs in ((256, 8), (128, 7), (64, 6), (32, 5)):
         reference = unet_generator((size, size, 3), base_filters=2, dropout_placement="reference")

@@ -97,6 +97,7 @@ def test_train_step_updates_d_then_g():
 
 
 @pytest.mark.parametrize("gan_loss", ["vanilla", "lsgan", "hinge"])
+@pytest.mark.slow
 def test_fit_reports_losses_and_validation_metrics(gan_loss):
     model = tiny_model()
     model.compile(gan_loss=gan_loss, jit_compile=gan_loss == "lsgan")  # XLA path exercised once
@@ -151,6 +152,7 @@ def test_paper_test_mode_uses_batch_statistics_and_leaves_the_model_unchanged(tm
         generate(model.generator, x, "train")
 
 
+@pytest.mark.slow
 def test_test_mode_reaches_training_translate_and_evaluate(tmp_path):
     """--test-mode is a training option saved in config.json; translate and evaluate use
     the run's mode unless told otherwise."""
@@ -206,6 +208,7 @@ def test_linear_decay_schedule_matches_reference_policy():
     assert float(restored(45)) == pytest.approx(float(s(45)))
 
 
+@pytest.mark.slow
 def test_training_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     data = make_paired(tmp_path / "data")
     out = tmp_path / "run"
@@ -222,6 +225,7 @@ def test_training_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     assert latest_checkpoint(out / "checkpoints").name == "epoch_0002"  # nothing lost
 
 
+@pytest.mark.slow
 def test_half_written_checkpoint_is_ignored(tmp_path):
     """A process killed while saving leaves epoch_NNNN.tmp behind: resume uses the last complete one."""
     data = make_paired(tmp_path / "data")
@@ -242,6 +246,7 @@ def _history_epochs(path):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_where_it_left_off(tmp_path):
     """Kill a CLI training run with SIGKILL after its second checkpoint, resume it, and
     check epoch numbering, optimizer steps and learning-rate position carry on."""

@@ -286,6 +286,7 @@ def test_evaluate_names_a_corrupt_png_and_on_bad_skip_scores_the_rest(tmp_path, 
 
 
 @pytest.mark.parametrize("name", ["junk.h5", "junk.weights.h5", "junk.keras", "junk.bin"])
+@pytest.mark.slow
 def test_fid_weights_that_are_not_weights_give_a_clear_error(tmp_path, name):
     from kerasi2i.evaluation import WeightsUnavailableError, inception_feature_extractor
 
@@ -295,6 +296,7 @@ def test_fid_weights_that_are_not_weights_give_a_clear_error(tmp_path, name):
         inception_feature_extractor(weights=str(bad), input_size=75)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_with_bad_fid_weights_is_one_line(tmp_path, model_file, capsys):
     from kerasi2i.cli import main
 
@@ -339,6 +341,7 @@ def copy_run(finished_run, tmp_path):
     return data, tmp_path / "out"
 
 
+@pytest.mark.slow
 def test_train_refuses_a_folder_with_an_earlier_runs_files_but_no_checkpoints(tmp_path, finished_run, capsys):
     import shutil
 
@@ -378,6 +381,7 @@ def test_resume_with_other_settings_names_them_and_keeps_config_json(tmp_path, f
 
 
 @pytest.mark.parametrize("damage", ["truncated_weights", "empty_state"])
+@pytest.mark.slow
 def test_resume_falls_back_from_a_damaged_latest_checkpoint(tmp_path, finished_run, damage):
     import csv
 
@@ -412,6 +416,7 @@ def test_resume_with_no_loadable_checkpoint_is_a_clear_error(tmp_path, finished_
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_leaves_no_run_behind(tmp_path, finished_run):
     import keras
 
@@ -552,6 +557,7 @@ def test_train_pix2pix_cli_names_a_corrupt_png_and_writes_nothing(tmp_path, caps
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_train_cyclegan_cli_on_bad_skip_trains_on_the_rest(tmp_path, capsys):
     from kerasi2i.cli import main
 

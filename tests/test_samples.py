@@ -158,6 +158,7 @@ def test_labels_from_colors_inverts_label_map():
 # --- built datasets ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("task", PHOTO_PAIRED_TASKS)
+@pytest.mark.slow
 def test_paired_layout_counts_and_image_sizes(built, task):
     folder = built / str(SIZE) / task
     assert sorted(p.name for p in folder.iterdir()) == ["_MANIFEST.json", "test", "train", "val"]
@@ -214,6 +215,7 @@ def test_day2night_training_domains_use_disjoint_photos(built):
     assert manifest["files"]["testA"] == manifest["files"]["testB"] == manifest["files"]["test_pairs"]
 
 
+@pytest.mark.slow
 def test_rebuild_is_byte_identical(built, tmp_path):
     again = build_samples(tasks=PHOTO_TASKS, sizes=[SIZE], root=tmp_path)
     first = sorted(p.relative_to(built) for p in built.rglob("*") if p.is_file())

@@ -202,6 +202,7 @@ def test_error_replies_name_the_problem_not_a_python_object():
         DemoApp(unet_generator((16, 16, 3), base_filters=4), max_pixels=1_000_000).translate_bytes(_bomb_png(6300, 6300))
 
 
+@pytest.mark.slow
 def test_decodes_are_bounded(monkeypatch):
     """Six uploads at once: at most max_decodes of them are decoded (and translated) at a
     time, so six large images never sit in memory together."""
@@ -275,6 +276,7 @@ def test_binding_elsewhere_warns():
         assert "anyone who can reach port 7860" in host_warning(host, 7860), host
 
 
+@pytest.mark.slow
 def test_slow_senders_are_cut_off_and_connections_capped():
     """Three connections that trickle a header byte every 0.2 s (never idle long enough for
     the socket timeout) fill a 3-connection server: a fourth gets 503 at once; the read
@@ -372,6 +374,7 @@ def _stream(port, head, total, chunk=1 << 20):
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak RSS from /proc")
+@pytest.mark.slow
 def test_attacks_leave_the_server_memory_bounded():
     """A server in its own process: a -1 length with a 200 MB body, a declared 200 MB body,
     six parallel pixel bombs. Its peak RSS (VmHWM) grows by far less than those sizes, and
@@ -441,6 +444,7 @@ def test_samples_from_a_folder_and_from_a_training_run(tmp_path):
                                                            direction="BtoA")[0][1])
 
 
+@pytest.mark.slow
 def test_cli_serve_arguments():
     args = build_parser().parse_args(["serve", "--model", "m.keras"])
     assert (args.command, args.port, args.samples, args.fit) == ("serve", 7860, None, "resize")
@@ -452,6 +456,8 @@ def test_cli_serve_arguments():
         build_parser().parse_args(["serve", "--model", "m.keras", "--canvas", "cityscapes"])
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_upload_in_a_real_browser(server, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; CI installs it)")
@@ -611,6 +617,8 @@ def _wait_render(page, after):
     return int(page.evaluate("document.getElementById('output').dataset.count"))
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_paint_canvas_in_a_real_browser(canvas_server, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium; CI installs it)")

@@ -262,7 +262,7 @@ def diversity_ops(samples):
         raise ValueError(f"samples must be (k, H, W, C) or (k, batch, H, W, C); got shape {tuple(samples.shape)}.")
     k = samples.shape[0]
     if k is None or k < 2:
-        raise ValueError(f"diversity needs k >= 2 samples per input; got k={k}.")
+        raise ValueError(f"diversity needs at least 2 samples per input (k >= 2); got k={k}.")
     axes = (1, 2, 3) if rank == 5 else (0, 1, 2)  # the image axes of one sample
     distances = [ops.mean(ops.abs(samples[i] - samples[j]), axis=axes) for i in range(k) for j in range(i + 1, k)]
     return ops.mean(ops.stack(distances, axis=0), axis=0)
