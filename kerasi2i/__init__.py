@@ -10,8 +10,8 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
-# The training models and their builders, importable from the top level
-# (`kerasi2i.CycleGAN`, `kerasi2i.build_pix2pix`, ...). Loaded on first use, so that
+# The training models, their builders and the training entry point, importable from the
+# top level (`kerasi2i.CycleGAN`, `kerasi2i.build_pix2pix`, `kerasi2i.train`, ...). Loaded on first use, so that
 # `import kerasi2i` (and the CLI's --help) stays fast.
 _LAZY = {
     "Pix2Pix": "kerasi2i.models.pix2pix",
@@ -22,6 +22,8 @@ _LAZY = {
     "build_vae": "kerasi2i.models.vae",
     "BicycleGAN": "kerasi2i.models.bicyclegan",
     "build_bicyclegan": "kerasi2i.models.bicyclegan",
+    "Regression": "kerasi2i.models.regression",
+    "train": "kerasi2i.training",
 }
 
 

@@ -1,26 +1,62 @@
 """BicycleGAN, a conditional VAE-GAN for translation with diverse outputs (Zhu et al.,
-NeurIPS 2017).
+NeurIPS 2017), after the authors' code (junyanz/BicycleGAN).
 
 BicycleGAN learns p(B | A, z) from paired data so that one input A gives many plausible
-outputs. Its generator G(A, z) sees the code z tiled over the image and concatenated to
-A (the paper's "add_to_input" variant). Two paths train it together:
+outputs. Two paths train a generator G(A, z) and an encoder E together:
 
-- cVAE-GAN (B -> z -> B): the encoder E maps the real target B to q(z | B), G(A, z)
-  must reconstruct B (L1), q(z | B) is pulled to N(0, I) (KL) and a discriminator
-  judges G(A, z) (GAN);
+- cVAE-GAN (B -> z -> B): E maps the real target B to q(z | B), G(A, z) must
+  reconstruct B (L1), q(z | B) is pulled to N(0, I) (KL) and a discriminator judges
+  G(A, z) (GAN);
 - cLR-GAN (z -> B -> z): for a random z ~ N(0, I), a second discriminator judges
   G(A, z) and E must recover z from it (latent L1, through G only: E is not trained on
   this term), so G cannot ignore z.
 
 G and E minimise GAN + GAN_random + 10 * L1 + 0.01 * KL + 0.5 * |E(G(A, z)) - z|_1 with
-LSGAN losses and nz = 8 (the paper's values). Each discriminator minimises its LSGAN
-loss on real targets vs the fakes of its path, after the G/E update, on that step's
-fakes (the reference's order; the reference does not halve the D loss). The reference
-splits every batch into two halves, one per path; here both paths see the whole batch,
-which also works with batch size 1. The discriminators are unconditional (they see B
-alone), the reference's default.
+LSGAN losses and nz = 8 (the paper's and the reference's values). Each discriminator
+minimises its LSGAN loss on real targets vs the fakes of its path, after the G/E update,
+on that step's fakes (the reference's order; the reference does not halve the D loss).
+The discriminators are unconditional (they see B alone), the reference's default.
 
-    model = build_bicyclegan(256, nz=8)
+The architecture, as options of ``build_bicyclegan`` and ``BicycleGANConfig``; for each,
+the reference's default (``options/base_options.py``, ``scripts/train_*.sh``) and the
+default here:
+
+- ``where_add``: where G reads z. The reference: ``"all"`` (``G_Unet_add_all``, z at
+  every encoder level); the default here is the same. ``"input"`` (``G_Unet_add_input``)
+  concatenates z to A only.
+- ``encoder``: the reference: ``"resnet"`` (``E_ResNet``, ``--netE resnet_256``); the
+  default here is the same. ``"conv"`` is ``gaussian_encoder``, close to the reference's
+  ``E_NLayers`` but 8x wide at most instead of 4x (the same network up to 64 px).
+- ``num_discriminators``: scales of each discriminator. The reference uses two
+  (``D_NLayersMulti``, ``--num_Ds 2``: a second PatchGAN with half the filters on the
+  image downsampled by a 3x3 average pooling with stride 2; the GAN losses are summed over
+  scales). The default here is one, because the second scale's 70x70 PatchGAN needs
+  images of at least 64 px (at 32 px its map of logits would be empty) and the package's
+  models are built and tested down to 32 px; pass ``num_discriminators=2`` at 64 px and
+  above.
+- ``init``: the reference: ``"xavier"`` (``xavier_normal_`` with gain 0.02, tiny weights:
+  std = 0.02 * sqrt(2 / (fan_in + fan_out))); the default here is the same. ``"normal"``
+  is N(0, 0.02), pix2pix's and CycleGAN's.
+- ``dropout``: the reference's ``--use_dropout`` is off by default, but every one of its
+  training scripts turns it on (rate 0.5, in the decoder blocks after the innermost one);
+  the default here is 0.5.
+- ``split_batch``: the reference splits every batch into halves (its batch size is 2):
+  the first half (A1, B1) feeds the cVAE-GAN path, G(A1, z_random) the cLR-GAN path
+  (the reference reuses A1 there), and the second half's targets B2 are the real examples
+  of the cLR-GAN's discriminator; A2 is not used. The default here is ``False``, both
+  paths see the whole batch, because the package's default batch size is 1 (the
+  pix2pix papers'), with which a split is impossible; ``split_batch=True`` needs an even
+  batch of at least 2.
+
+Other differences from the reference that remain: the KL term is averaged over the batch
+where the reference sums it (the same for its default batch of 2 split into halves of
+1); with ``init="normal"`` the encoders' dense layers keep Keras' default initialiser
+(the reference initialises them as its convolutions); the encoders average the last map
+over the whole image where the reference's ``AvgPool2d(8)`` does (the same at the sizes
+where its encoders work); and G and E share one Adam optimizer (Adam is per-parameter,
+so this equals the reference's two).
+
+    model = build_bicyclegan(256, nz=8, num_discriminators=2, split_batch=True)
     model.compile()                      # Adam(2e-4, 0.5), LSGAN, the paper's weights
     model.fit(train, validation_data=val, epochs=...)   # val: l1, psnr, ssim, diversity
     outputs = model.translate(a, num_samples=5)         # (5, bs, H, W, C): 5 batches
@@ -35,12 +71,42 @@ from kerasi2i.evaluation import metrics
 from kerasi2i.models import losses
 from kerasi2i.models.losses import kl_divergence, reparameterize
 from kerasi2i.models.base import TranslationModel, check_weights, default_optimizer
-from kerasi2i.networks.blocks import NORMS, UPSAMPLINGS, check_int
-from kerasi2i.networks.discriminators import RECEPTIVE_FIELDS
+from kerasi2i.networks.blocks import INITS, NORMS, UPSAMPLINGS, check_choice, check_int, check_rate
+from kerasi2i.networks.discriminators import (
+    RECEPTIVE_FIELDS,
+    discriminator_for_receptive_field,
+    multiscale_discriminator,
+    receptive_field as patch_receptive_field,
+)
+from kerasi2i.networks.encoders import gaussian_encoder, resnet_encoder
+from kerasi2i.networks.unet import WHERE_ADD, conditional_unet_generator
 from kerasi2i.training.config import PairedConfig, option
-from kerasi2i.networks.discriminators import discriminator_for_receptive_field
-from kerasi2i.networks.encoders import gaussian_encoder
-from kerasi2i.networks.unet import conditional_unet_generator
+
+ENCODERS = ("resnet", "conv")
+NUM_DISCRIMINATORS = (1, 2)
+
+
+def _as_list(logits):
+    """A discriminator's output as a list of logit maps (one per scale)."""
+    return list(logits) if isinstance(logits, (list, tuple)) else [logits]
+
+
+def generator_gan_loss(logits, mode):
+    """G's GAN loss summed over the discriminator's scales (the reference's ``GANLoss``)."""
+    return sum(ops.cast(losses.generator_loss(x, mode), "float32") for x in _as_list(logits))
+
+
+def discriminator_gan_loss(real_logits, fake_logits, mode):
+    """A discriminator's loss, real + fake, each summed over its scales (the reference's
+    ``backward_D``)."""
+    return sum(ops.cast(losses.discriminator_loss(r, f, mode), "float32")
+               for r, f in zip(_as_list(real_logits), _as_list(fake_logits)))
+
+
+def split_error(batch):
+    return (f"split_batch=True splits every batch into two halves, one per path (the reference's); it needs an "
+            f"even batch of at least 2, got a batch of {batch}. Use a batch size of 2 or more (even), or "
+            f"split_batch=False.")
 
 
 @keras.saving.register_keras_serializable(package="kerasi2i")
@@ -51,21 +117,28 @@ class BicycleGAN(TranslationModel):
         generator: ``G([a, z])`` -> b (``conditional_unet_generator``).
         encoder: ``E(b)`` -> ``[mean, logvar]`` of shape ``(bs, nz)`` (``gaussian_encoder``
             with ``pooling="average"``).
-        discriminator: judges the cVAE-GAN path's outputs: ``D(b)`` -> logits.
+        discriminator: judges the cVAE-GAN path's outputs: ``D(b)`` -> logits, or a list
+            of logit maps (a multi-scale discriminator; the losses are summed over them).
         discriminator_random: judges the cLR-GAN path's outputs; ``None`` uses
             ``discriminator`` for both (the reference's ``--use_same_D``).
         seed: seed of the ``keras.random.SeedGenerator`` behind every z.
+        split_batch: split every training batch into halves as the reference does (see
+            the module docstring); needs an even batch of at least 2.
 
     Calling the model translates with one random z per input; ``translate`` draws several.
     """
 
     NETWORKS = ("generator", "encoder", "discriminator", "discriminator_random")
-    INIT_OPTIONS = ("seed",)
+    INIT_OPTIONS = ("seed", "split_batch")
     COMPILE_OPTIONS = ("gan_loss", "lambda_l1", "lambda_latent", "lambda_kl", "lambda_gan", "lambda_gan_random")
     EXPORTS = {"generator": "generator", "encoder": "encoder"}
 
-    def __init__(self, generator, encoder, discriminator, discriminator_random=None, seed=None, **kwargs):
+    def __init__(self, generator, encoder, discriminator, discriminator_random=None, seed=None, split_batch=False,
+                 **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(split_batch, bool):
+            raise ValueError(f"`split_batch` must be True or False; received split_batch={split_batch!r}")
+        self.split_batch = split_batch
         self.generator = generator
         self.encoder = encoder
         self.discriminator = discriminator
@@ -177,20 +250,35 @@ class BicycleGAN(TranslationModel):
         return ops.reshape(out, (k, bs, *out.shape[1:]))
 
     # ----- training -------------------------------------------------------------------
+    def split(self, a, b):
+        """The inputs of the two paths: ``(a_encoded, b_encoded, b_random)``. Without
+        ``split_batch``, the whole batch for each. With it, as the reference's
+        ``forward``: the first half (A1, B1) for the cVAE-GAN path and as the inputs of the
+        cLR-GAN's fakes, the second half's targets B2 as the cLR-GAN discriminator's real
+        examples (an odd batch leaves its last pair out)."""
+        if not self.split_batch:
+            return a, b, b
+        static = a.shape[0]
+        if static is not None and (static < 2 or static % 2):
+            raise ValueError(split_error(static))
+        batch = tf.shape(a)[0]
+        with tf.control_dependencies([tf.debugging.assert_greater_equal(batch, 2, message=split_error("< 2"))]):
+            half = batch // 2
+        return a[:half], b[:half], b[half:2 * half]
+
     def train_step(self, data):
         a, b = (tf.convert_to_tensor(t) for t in data)
+        a, b, b_random = self.split(a, b)  # (a, b, b) unless split_batch
         z_random = self.random_z(tf.shape(a)[0])
         with tf.GradientTape(persistent=True) as tape:
             # cVAE-GAN: b -> z -> b
             mean, logvar = self.encoder(b, training=True)
             z_encoded = reparameterize(mean, logvar, self.seed_generator)
             fake_encoded = self.generator([a, z_encoded], training=True)
-            # cLR-GAN: z -> b -> z
+            # cLR-GAN: z -> b -> z (on the same inputs a, as the reference)
             fake_random = self.generator([a, z_random], training=True)
-            g_gan = ops.cast(losses.generator_loss(self.discriminator(fake_encoded, training=True), self.gan_loss),
-                            "float32")
-            g_gan_random = ops.cast(
-                losses.generator_loss(self._d_random(fake_random, training=True), self.gan_loss), "float32")
+            g_gan = generator_gan_loss(self.discriminator(fake_encoded, training=True), self.gan_loss)
+            g_gan_random = generator_gan_loss(self._d_random(fake_random, training=True), self.gan_loss)
             g_l1 = ops.cast(losses.l1_loss(ops.cast(b, fake_encoded.dtype), fake_encoded), "float32")
             kl = ops.mean(kl_divergence(mean, logvar))
             eg_loss = (self.lambda_gan * g_gan + self.lambda_gan_random * g_gan_random
@@ -207,16 +295,15 @@ class BicycleGAN(TranslationModel):
         del tape
         self.g_optimizer.apply_gradients(zip(grads, g_vars + e_vars))
 
-        # Discriminators, on this step's fakes (held constant).
+        # Discriminators, on this step's fakes (held constant); the cLR-GAN's real
+        # examples are the second half's targets when the batch is split.
         fake_encoded = tf.stop_gradient(fake_encoded)
         fake_random = tf.stop_gradient(fake_random)
         with tf.GradientTape() as d_tape:
-            d_loss = ops.cast(losses.discriminator_loss(
-                self.discriminator(b, training=True), self.discriminator(fake_encoded, training=True), self.gan_loss
-            ), "float32")
-            d_random_loss = ops.cast(losses.discriminator_loss(
-                self._d_random(b, training=True), self._d_random(fake_random, training=True), self.gan_loss
-            ), "float32")
+            d_loss = discriminator_gan_loss(
+                self.discriminator(b, training=True), self.discriminator(fake_encoded, training=True), self.gan_loss)
+            d_random_loss = discriminator_gan_loss(
+                self._d_random(b_random, training=True), self._d_random(fake_random, training=True), self.gan_loss)
             # As the reference: a discriminator is trained when its GAN term is on, unweighted.
             d_terms = [loss for loss, weight in ((d_loss, self.lambda_gan), (d_random_loss, self.lambda_gan_random))
                        if weight > 0]
@@ -258,43 +345,84 @@ def build_bicyclegan(
     two_discriminators=True,
     upsampling="transpose",
     seed=None,
+    where_add="all",
+    encoder="resnet",
+    num_discriminators=1,
+    init="xavier",
+    dropout=0.5,
+    split_batch=False,
 ):
-    """BicycleGAN as in the paper, at any size: ``conditional_unet_generator`` (z added to
-    the input, instance norm, no dropout), an average-pooling ``gaussian_encoder`` of
-    ``encoder_downs`` levels (default: down to 8x8, at most 5 levels, as the reference's
-    ``E_NLayers`` + ``AvgPool2d(8)``: 4 levels at 128 px, 5 at 256) and PatchGAN discriminators of
-    the given receptive field on the output alone (two, one per path, unless
-    ``two_discriminators=False``). The reference uses two-scale PatchGANs; one scale is
-    used here."""
-    if encoder_downs is None:  # the reference's E_NLayers: 4 levels at 128 px, 5 at 256
+    """BicycleGAN at any size; the architecture options and how each default compares
+    with the reference are in the module docstring.
+
+    - G: ``conditional_unet_generator`` (instance norm, ``num_downs`` levels, default
+      down to a 1-pixel bottleneck as the reference's unet_128/unet_256) with z added at
+      ``where_add`` and decoder dropout ``dropout``;
+    - E: ``resnet_encoder`` (``encoder="resnet"``) or an average-pooling
+      ``gaussian_encoder`` (``"conv"``) of ``encoder_downs`` halvings (default: down to
+      an 8x8 map, at most 5: 3 at 64 px, 4 at 128, 5 at 256, the reference's
+      ``resnet_128``/``conv_128`` and ``resnet_256``/``conv_256``), ``encoder_filters``
+      wide (the reference's ``nef``);
+    - D: PatchGANs of the given receptive field on the output alone, one per path unless
+      ``two_discriminators=False`` (the reference's ``--use_same_D``), each of
+      ``num_discriminators`` scales (``multiscale_discriminator`` when 2; the
+      reference's ``basic_256_multi`` is the 70x70 one);
+    - ``init`` for every network; ``split_batch`` for the trainer.
+
+    ``where_add="input", encoder="conv", num_discriminators=1, init="normal",
+    dropout=0.0, split_batch=False`` builds the model this function built before those
+    options existed.
+    """
+    check_choice(where_add, "where_add", WHERE_ADD)
+    check_choice(encoder, "encoder", ENCODERS)
+    check_choice(num_discriminators, "num_discriminators", NUM_DISCRIMINATORS)
+    check_choice(init, "init", INITS)
+    check_rate(dropout, "dropout")
+    if num_discriminators > 1 and receptive_field == 1:
+        raise ValueError("num_discriminators=2 needs a PatchGAN (receptive_field > 1); the PixelGAN "
+                         "(receptive_field=1) has one scale only.")
+    if encoder_downs is None:  # the reference's E_ResNet / E_NLayers: 4 levels at 128 px, 5 at 256
         encoder_downs = max(1, min(5, image_size.bit_length() - 4))
     generator = conditional_unet_generator(
         (image_size, image_size, input_channels), nz=nz, output_channels=output_channels, num_downs=num_downs,
-        base_filters=base_filters, norm=norm, upsampling=upsampling, name="bicyclegan_generator",
+        base_filters=base_filters, norm=norm, dropout=dropout, upsampling=upsampling, where_add=where_add,
+        init=init, name="bicyclegan_generator",
     )
-    encoder = gaussian_encoder(
-        (image_size, image_size, output_channels), latent_dim=nz, base_filters=encoder_filters,
-        num_downs=encoder_downs, norm=norm, pooling="average", name="bicyclegan_encoder",
-    )
+    encoder_options = dict(latent_dim=nz, base_filters=encoder_filters, num_downs=encoder_downs, norm=norm,
+                           init=init, name="bicyclegan_encoder")
+    if encoder == "resnet":
+        encoder_net = resnet_encoder((image_size, image_size, output_channels), **encoder_options)
+    else:
+        encoder_net = gaussian_encoder((image_size, image_size, output_channels), pooling="average",
+                                       **encoder_options)
 
     def discriminator(name):
-        return discriminator_for_receptive_field(
-            receptive_field, input_shape=(image_size, image_size, output_channels),
-            base_filters=base_filters, norm=norm, name=name,
-        )
+        shape = (image_size, image_size, output_channels)
+        if num_discriminators == 1:
+            return discriminator_for_receptive_field(receptive_field, input_shape=shape, base_filters=base_filters,
+                                                     norm=norm, init=init, name=name)
+        n_layers = {patch_receptive_field(n): n for n in range(1, 6)}.get(receptive_field)
+        if n_layers is None:
+            raise ValueError(f"`receptive_field` must be one of {RECEPTIVE_FIELDS}; "
+                             f"received receptive_field={receptive_field!r}")
+        return multiscale_discriminator(shape, base_filters=base_filters, n_layers=n_layers, norm=norm,
+                                        num_scales=num_discriminators, init=init, name=name)
 
     return BicycleGAN(
-        generator, encoder, discriminator("bicyclegan_discriminator"),
+        generator, encoder_net, discriminator("bicyclegan_discriminator"),
         discriminator("bicyclegan_discriminator_random") if two_discriminators else None,
-        seed=seed, name="bicyclegan",
+        seed=seed, split_batch=split_batch, name="bicyclegan",
     )
 
 
 @dataclasses.dataclass
 class BicycleGANConfig(PairedConfig):
-    """BicycleGAN's training options; the defaults are the paper's (nz = 8, LSGAN,
-    lambda_l1 = 10, lambda_latent = 0.5, lambda_kl = 0.01, instance norm, two
-    discriminators)."""
+    """BicycleGAN's training options. The loss weights are the paper's (nz = 8, LSGAN,
+    lambda_l1 = 10, lambda_latent = 0.5, lambda_kl = 0.01); instance norm, two
+    discriminators (one per path), the add-all generator, the ResNet encoder, xavier init
+    and dropout 0.5 are the reference's defaults; a single-scale discriminator and the
+    whole batch for both paths are not (see ``kerasi2i.models.bicyclegan``'s docstring
+    for why)."""
 
     MODEL = "bicyclegan"
     TRAINER = BicycleGAN
@@ -308,18 +436,37 @@ class BicycleGANConfig(PairedConfig):
     receptive_field: int = option(70, "receptive field of the PatchGANs (1 = PixelGAN)", choices=RECEPTIVE_FIELDS)
     upsampling: str = option("transpose", "U-Net up-sampling", choices=UPSAMPLINGS)
     two_discriminators: bool = option(True, "one discriminator per path (the paper), or one shared")
+    where_add: str = option("all", "where G reads z: every encoder level (all, the reference) or the input only",
+                            choices=WHERE_ADD)
+    encoder: str = option("resnet", "the encoder E: resnet (the reference's E_ResNet) or conv (a strided-conv "
+                          "encoder)", choices=ENCODERS)
+    num_discriminators: int = option(1, "scales of each discriminator; the reference uses 2 (needs images of 64 px "
+                                     "or more with the 70x70 PatchGAN)", choices=NUM_DISCRIMINATORS)
+    init: str = option("xavier", "weight initialisation: xavier (gain 0.02, the reference) or normal N(0, 0.02)",
+                       choices=INITS)
+    dropout: float = option(0.5, "dropout rate in G's decoder (the reference's training scripts: 0.5)")
+    split_batch: bool = option(False, "split every batch into halves, one per path, as the reference (needs an "
+                               "even --batch-size >= 2)")
     gan_loss: str = option("lsgan", "adversarial loss", choices=losses.GAN_LOSSES)
     lambda_l1: float = option(10.0, "weight of the reconstruction L1 term")
     lambda_latent: float = option(0.5, "weight of the latent regression |E(G(a, z)) - z|")
     lambda_kl: float = option(0.01, "weight of the KL term")
 
+    def __post_init__(self):
+        super().__post_init__()
+        check_rate(self.dropout, "dropout")
+        if self.split_batch and (self.batch_size < 2 or self.batch_size % 2):
+            raise ValueError(split_error(self.batch_size).replace("split_batch=True", "split_batch=True (--split-batch)",
+                                                                  1))
+
     def build(self):
         return build_bicyclegan(self.image_size, self.input_channels, self.output_channels, nz=self.nz,
                                 base_filters=self.base_filters, encoder_filters=self.encoder_filters, norm=self.norm,
                                 receptive_field=self.receptive_field, two_discriminators=self.two_discriminators,
-                                upsampling=self.upsampling, seed=self.seed)
+                                upsampling=self.upsampling, seed=self.seed, where_add=self.where_add,
+                                encoder=self.encoder, num_discriminators=self.num_discriminators, init=self.init,
+                                dropout=self.dropout, split_batch=self.split_batch)
 
     def compile_options(self):
         return {"gan_loss": self.gan_loss, "lambda_l1": self.lambda_l1, "lambda_latent": self.lambda_latent,
                 "lambda_kl": self.lambda_kl}
-

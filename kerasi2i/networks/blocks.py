@@ -3,7 +3,10 @@ the reference's initialisation, normalization and convolution layers.
 
 Conventions (all from junyanz/pytorch-CycleGAN-and-pix2pix, ``models/networks.py``):
 
-- Weights ~ N(0, 0.02), biases 0, BatchNorm gamma ~ N(1, 0.02) (``init_weights``).
+- Weights ~ N(0, 0.02), biases 0, BatchNorm gamma ~ N(1, 0.02) (``init_weights``). The
+  builders that take ``init="xavier"`` use the other choice of the reference's
+  ``init_weights``, BicycleGAN's default: ``xavier_normal_(gain=0.02)``, i.e. N(0, std)
+  with ``std = 0.02 * sqrt(2 / (fan_in + fan_out))`` (``kernel_init("xavier")``).
 - ``norm="batch"``: ``BatchNormalization(momentum=0.9, epsilon=1e-5)`` (PyTorch's
   momentum 0.1 and eps); ``norm="instance"``: ``GroupNormalization(groups=-1)`` without
   affine parameters (PyTorch ``InstanceNorm2d(affine=False)``); ``norm="none"``.
@@ -13,6 +16,10 @@ from keras import layers
 
 NORMS = ("batch", "instance", "none")
 DROPOUT_PLACEMENTS = ("paper", "reference")
+# Weight initialisations of the reference's init_weights offered here: N(0, gain) or
+# xavier_normal_(gain); both with the reference's gain 0.02.
+INITS = ("normal", "xavier")
+INIT_GAIN = 0.02
 UPSAMPLINGS = ("transpose", "resize")
 IMAGE_CHANNELS = (1, 3)
 # Patch discriminators offered by `discriminator_for_receptive_field`.
@@ -22,8 +29,25 @@ MAX_PATCH_LAYERS = 5
 # --------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------
-def kernel_init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+def kernel_init(init="normal"):
+    """The reference's weight initialiser: ``"normal"``, N(0, 0.02) (the default
+    everywhere); ``"xavier"``, PyTorch's ``xavier_normal_(gain=0.02)``: an untruncated
+    normal with ``std = 0.02 * sqrt(2 / (fan_in + fan_out))``, the fans counted as PyTorch
+    counts them (``kh * kw * channels``; the sum is the same for transposed convolutions)."""
+    check_choice(init, "init", INITS)
+    if init == "xavier":
+        return keras.initializers.VarianceScaling(
+            scale=INIT_GAIN**2, mode="fan_avg", distribution="untruncated_normal")
+    return keras.initializers.RandomNormal(mean=0.0, stddev=INIT_GAIN)
+
+
+def dense_kernel_init(init="normal"):
+    """The kernel initialiser of the dense heads of the encoders: Keras' default (Glorot
+    uniform) for ``"normal"``, as these builders always had (the reference would use
+    N(0, 0.02) there too), and ``xavier_normal_(gain=0.02)`` for ``"xavier"``, as the
+    reference."""
+    check_choice(init, "init", INITS)
+    return kernel_init("xavier") if init == "xavier" else "glorot_uniform"
 
 
 def check_choice(value, arg, allowed):
@@ -83,34 +107,36 @@ def apply_norm(x, norm, name):
     return x if layer is None else layer(x)
 
 
-def _initialised(layer_class, filters, kernel_size, strides, padding, use_bias, name):
-    """A convolution layer with the reference's initialisation (weights N(0, 0.02), biases 0)."""
+def _initialised(layer_class, filters, kernel_size, strides, padding, use_bias, name, init="normal"):
+    """A convolution layer with the reference's initialisation (weights N(0, 0.02), or
+    xavier with gain 0.02 for ``init="xavier"``; biases 0)."""
     return layer_class(
         filters,
         kernel_size,
         strides=strides,
         padding=padding,
         use_bias=use_bias,
-        kernel_initializer=kernel_init(),
+        kernel_initializer=kernel_init(init),
         bias_initializer="zeros",
         name=name,
     )
 
 
-def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name=None):
-    return _initialised(layers.Conv2D, filters, kernel_size, strides, padding, use_bias, name)
+def conv2d(filters, kernel_size, strides=1, padding="valid", use_bias=True, name=None, init="normal"):
+    return _initialised(layers.Conv2D, filters, kernel_size, strides, padding, use_bias, name, init)
 
 
-def conv2d_transpose(filters, kernel_size, strides, padding, use_bias, name):
-    return _initialised(layers.Conv2DTranspose, filters, kernel_size, strides, padding, use_bias, name)
+def conv2d_transpose(filters, kernel_size, strides, padding, use_bias, name, init="normal"):
+    return _initialised(layers.Conv2DTranspose, filters, kernel_size, strides, padding, use_bias, name, init)
 
 
-def upsample(x, filters, upsampling, use_bias, name):
+def upsample(x, filters, upsampling, use_bias, name, init="normal"):
     """Double the height and width of ``x``: ``upsampling="transpose"``, a 4x4 transposed
     convolution with stride 2 (``{name}_conv``); ``"resize"``, bilinear 2x upsampling
     (``{name}_resize``) then a 3x3 convolution (``{name}_conv``), which avoids
     checkerboard artifacts. (bs, 2H, 2W, filters)"""
     if upsampling == "transpose":
-        return conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+        return conv2d_transpose(filters, 4, strides=2, padding="same", use_bias=use_bias, name=f"{name}_conv",
+                                init=init)(x)
     x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
-    return conv2d(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv")(x)
+    return conv2d(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv", init=init)(x)

@@ -1,9 +1,11 @@
-"""PatchGAN and PixelGAN discriminators (pix2pix, CycleGAN), conditional or not."""
+"""PatchGAN and PixelGAN discriminators (pix2pix, CycleGAN), conditional or not, and
+BicycleGAN's multi-scale PatchGAN."""
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kerasi2i.networks.blocks import (
+    INITS,
     MAX_PATCH_LAYERS,
     NORMS,
     apply_norm,
@@ -54,6 +56,7 @@ def patch_discriminator(
     n_layers=3,
     norm="batch",
     name="patch_discriminator",
+    init="normal",
 ):
     """The PatchGAN discriminator (pix2pix appendix 6.1.2, the reference's
     ``NLayerDiscriminator``); the default is the 70x70 PatchGAN ``C64-C128-C256-C512``.
@@ -77,6 +80,8 @@ def patch_discriminator(
         n_layers: number of stride-2 convolutions (3 -> 70x70; 1 -> 16x16; 5 -> 286x286).
         norm: ``"batch"`` (pix2pix), ``"instance"`` (CycleGAN) or ``"none"``.
         name: the model's name, which prefixes every layer name.
+        init: ``"normal"`` (N(0, 0.02), pix2pix and CycleGAN) or ``"xavier"``
+            (``xavier_normal_`` with gain 0.02, BicycleGAN's default).
 
     Returns:
         A ``keras.Model`` returning logits of shape ``(bs, h, w, 1)``.
@@ -84,6 +89,7 @@ def patch_discriminator(
     check_int(base_filters, "base_filters", 1)
     check_int(n_layers, "n_layers", 1)
     check_choice(norm, "norm", NORMS)
+    check_choice(init, "init", INITS)
     inputs, x = _discriminator_inputs(input_shape, condition_channels, name)
     for size in input_shape[:2]:
         if size is None:
@@ -102,7 +108,7 @@ def patch_discriminator(
 
     # Block 1: (bs, H/2, W/2, 64)
     x = layers.ZeroPadding2D(1, name=f"{name}_block1_pad")(x)
-    x = conv2d(base_filters, 4, strides=2, name=f"{name}_block1_conv")(x)
+    x = conv2d(base_filters, 4, strides=2, name=f"{name}_block1_conv", init=init)(x)
     x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_block1_lrelu")(x)
 
     # Blocks 2..n_layers: (bs, H/2**n, W/2**n, 64 * min(2**(n-1), 8)), 128 and 256 for the
@@ -112,14 +118,14 @@ def patch_discriminator(
         filters = base_filters * min(2 ** (block - 1), 8)
         x = layers.ZeroPadding2D(1, name=f"{name}_block{block}_pad")(x)
         x = conv2d(
-            filters, 4, strides=strides, use_bias=use_bias, name=f"{name}_block{block}_conv"
+            filters, 4, strides=strides, use_bias=use_bias, name=f"{name}_block{block}_conv", init=init
         )(x)
         x = apply_norm(x, norm, f"{name}_block{block}_norm")
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_block{block}_lrelu")(x)
 
     # Logits: (bs, H/2**n_layers - 2, W/2**n_layers - 2, 1), 30x30 for 256x256 and 3 layers.
     x = layers.ZeroPadding2D(1, name=f"{name}_logits_pad")(x)
-    outputs = conv2d(1, 4, name=f"{name}_logits")(x)
+    outputs = conv2d(1, 4, name=f"{name}_logits", init=init)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -129,6 +135,7 @@ def pixel_discriminator(
     base_filters=64,
     norm="batch",
     name="pixel_discriminator",
+    init="normal",
 ):
     """The 1x1 PixelGAN (pix2pix section 4.4, the reference's ``PixelDiscriminator``):
     judges every pixel on its own (receptive field 1).
@@ -144,15 +151,16 @@ def pixel_discriminator(
     """
     check_int(base_filters, "base_filters", 1)
     check_choice(norm, "norm", NORMS)
+    check_choice(init, "init", INITS)
     inputs, x = _discriminator_inputs(input_shape, condition_channels, name)
     use_bias = norm != "batch"
 
-    x = conv2d(base_filters, 1, name=f"{name}_conv1")(x)  # (bs, H, W, 64)
+    x = conv2d(base_filters, 1, name=f"{name}_conv1", init=init)(x)  # (bs, H, W, 64)
     x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_conv1_lrelu")(x)
-    x = conv2d(2 * base_filters, 1, use_bias=use_bias, name=f"{name}_conv2")(x)  # (bs, H, W, 128)
+    x = conv2d(2 * base_filters, 1, use_bias=use_bias, name=f"{name}_conv2", init=init)(x)  # (bs, H, W, 128)
     x = apply_norm(x, norm, f"{name}_conv2_norm")
     x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_conv2_lrelu")(x)
-    outputs = conv2d(1, 1, use_bias=use_bias, name=f"{name}_logits")(x)  # (bs, H, W, 1)
+    outputs = conv2d(1, 1, use_bias=use_bias, name=f"{name}_logits", init=init)(x)  # (bs, H, W, 1)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -178,3 +186,87 @@ def discriminator_for_receptive_field(receptive_field_size, **kwargs):
             f"received receptive_field_size={receptive_field_size!r}"
         )
     return patch_discriminator(n_layers=fields[receptive_field_size], **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="kerasi2i")
+class ExcludePadAveragePooling2D(layers.Layer):
+    """Average pooling with symmetric zero padding that is left out of the average:
+    PyTorch's ``AvgPool2d(pool_size, stride=strides, padding=padding,
+    count_include_pad=False)``, which BicycleGAN's ``D_NLayersMulti`` uses (3, 2, 1) to
+    downsample the image between scales. (Keras' ``padding="same"`` pools differently: it
+    pads only after the image for a 3x3 window with stride 2 on an even size.)
+    ``(bs, H, W, C) -> (bs, (H + 2p - k) // s + 1, ..., C)``."""
+
+    def __init__(self, pool_size=3, strides=2, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pool_size
+        self.strides = strides
+        self.padding = padding
+
+    def call(self, x):
+        pad = [[0, 0], [self.padding, self.padding], [self.padding, self.padding], [0, 0]]
+        total = ops.average_pool(ops.pad(x, pad), self.pool_size, self.strides, "valid")
+        count = ops.average_pool(ops.pad(ops.ones_like(x[..., :1]), pad), self.pool_size, self.strides, "valid")
+        return total / count  # the mean over the pixels inside the image
+
+    def compute_output_shape(self, input_shape):
+        def out(size):
+            return None if size is None else (size + 2 * self.padding - self.pool_size) // self.strides + 1
+        return (input_shape[0], out(input_shape[1]), out(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+def multiscale_discriminator(
+    input_shape=(256, 256, 3),
+    condition_channels=0,
+    base_filters=64,
+    n_layers=3,
+    norm="instance",
+    num_scales=2,
+    name="multiscale_discriminator",
+    init="normal",
+):
+    """BicycleGAN's multi-scale PatchGAN, the reference's ``D_NLayersMulti``
+    (junyanz/BicycleGAN, ``--netD basic_256_multi --num_Ds 2``, its defaults): one
+    ``patch_discriminator`` per scale, scale ``i`` with ``round(base_filters / 2**i)``
+    filters in its first layer, judging the image downsampled ``i`` times by a 3x3
+    average pooling with stride 2 that leaves the padding out of the average
+    (``ExcludePadAveragePooling2D``). It returns one map of logits per scale; the GAN
+    losses are summed over the scales (the reference's ``GANLoss``).
+
+    Scale 0 is ``{name}_scale0``, a nested ``patch_discriminator``, and so on. With
+    ``norm="instance"`` (the reference's default) the parameter count is the reference's;
+    with ``norm="batch"`` the reference keeps the biases of the normalised convolutions,
+    which ``patch_discriminator`` drops.
+
+    Args:
+        input_shape, condition_channels, base_filters, n_layers, norm: as
+            ``patch_discriminator`` (``n_layers=3``: the 70x70 PatchGAN at scale 0).
+        num_scales: number of scales (the reference's ``num_Ds``), >= 1.
+        name: the model's name.
+        init: ``"normal"`` or ``"xavier"`` (``patch_discriminator``).
+
+    Returns:
+        A ``keras.Model`` returning a list of ``num_scales`` logit maps, the first
+        ``(bs, H/2**n_layers - 2, W/2**n_layers - 2, 1)`` as ``patch_discriminator``'s.
+    """
+    check_int(num_scales, "num_scales", 1)
+    check_int(base_filters, "base_filters", 1)
+    inputs, x = _discriminator_inputs(input_shape, condition_channels, name)
+    outputs = []
+    for i in range(num_scales):
+        if i > 0:  # (bs, ceil(H / 2**i), ceil(W / 2**i), C)
+            x = ExcludePadAveragePooling2D(3, 2, 1, name=f"{name}_downsample{i}")(x)
+        filters = int(round(base_filters / 2**i))
+        if filters < 1:
+            raise ValueError(
+                f"Scale {i} of the multi-scale discriminator would have round({base_filters} / 2**{i}) = 0 "
+                f"filters; use base_filters >= {2 ** i} or fewer scales (num_scales={num_scales})."
+            )
+        scale = patch_discriminator(tuple(x.shape[1:]), base_filters=filters, n_layers=n_layers, norm=norm,
+                                    name=f"{name}_scale{i}", init=init)
+        outputs.append(scale(x))  # (bs, h_i, w_i, 1)
+    return keras.Model(inputs, outputs, name=name)

@@ -37,6 +37,7 @@ from keras import layers
 from kerasi2i.networks.blocks import (
     DROPOUT_PLACEMENTS,
     IMAGE_CHANNELS,
+    INITS,
     NORMS,
     UPSAMPLINGS,
     apply_norm,
@@ -120,11 +121,19 @@ def unet_generator(
 
 
 def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks, upsampling, name,
-               skip_connections, dropout_placement="paper", skip_gate=None):
+               skip_connections, dropout_placement="paper", skip_gate=None, down_input=None, init="normal"):
     """The layers of the U-Net (``skip_connections=True``) or of the same network without
     its skips, the paper's encoder-decoder (``kerasi2i.models.encoder_decoder_generator``),
     from the input tensor ``x`` to the tanh output. Arguments as in ``unet_generator``,
-    already checked except ``dropout_blocks`` and ``dropout_placement``."""
+    already checked except ``dropout_blocks`` and ``dropout_placement``; and two hooks that
+    leave the network as it is by default:
+
+    - ``down_input``: None, or a function ``(x, level, name) -> tensor`` applied to the
+      input of every encoder level (before its LeakyReLU and convolution; the skip
+      connections keep ``x`` itself). BicycleGAN's add-all generator concatenates the
+      tiled code z there (``conditional_unet_generator(where_add="all")``).
+    - ``init``: the convolutions' initialiser, ``"normal"`` (N(0, 0.02)) or ``"xavier"``
+      (``blocks.kernel_init``)."""
     check_choice(dropout_placement, "dropout_placement", DROPOUT_PLACEMENTS)
     if isinstance(dropout_blocks, bool) or not isinstance(dropout_blocks, int) or not (
         0 <= dropout_blocks <= num_downs - 1
@@ -149,12 +158,13 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
     # 4x4x512, 2x2x512, 1x1x512.
     skips = []
     for i in range(1, num_downs + 1):
+        h = x if down_input is None else down_input(x, i, f"{name}_down{i}")
         if i > 1:
-            x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i}_lrelu")(x)
+            h = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_down{i}_lrelu")(h)
         x = conv2d(
             level_filters(i), 4, strides=2, padding="same", use_bias=use_bias,
-            name=f"{name}_down{i}_conv",
-        )(x)
+            name=f"{name}_down{i}_conv", init=init,
+        )(h)
         if 1 < i < num_downs:  # neither the outermost nor the innermost (bottleneck)
             x = apply_norm(x, norm, f"{name}_down{i}_norm")
         skips.append(x)  # (bs, H / 2**i, W / 2**i, level_filters(i))
@@ -169,7 +179,7 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
         filters = output_channels if last else level_filters(level - 1)
         bias = True if last else use_bias
         x = layers.ReLU(name=f"{name}_up{j}_relu")(x)
-        x = upsample(x, filters, upsampling, bias, f"{name}_up{j}")
+        x = upsample(x, filters, upsampling, bias, f"{name}_up{j}", init=init)
         if last:
             break
         x = apply_norm(x, norm, f"{name}_up{j}_norm")
@@ -294,6 +304,9 @@ def multichannel_unet_generator(input_shape=(256, 256, 4), name="unet_generator"
     return keras.models.clone_model(template, input_tensors=inputs)
 
 
+WHERE_ADD = ("input", "all")
+
+
 def conditional_unet_generator(
     input_shape=(256, 256, 3),
     nz=8,
@@ -304,11 +317,48 @@ def conditional_unet_generator(
     dropout=0.0,
     upsampling="transpose",
     name="conditional_unet_generator",
+    where_add="input",
+    init="normal",
 ):
-    """BicycleGAN's generator G(A, z), the "add_to_input" variant: the code z is tiled
-    over the image and concatenated to A, and a U-Net (``unet_generator``'s layers) maps
-    the ``C + nz`` channels to the output. Instance norm and no dropout are the
-    reference's defaults; ``num_downs`` and the other arguments are ``unet_generator``'s.
+    """BicycleGAN's generator G(A, z), a U-Net (``unet_generator``'s layers) that also reads
+    a code z of ``nz`` dimensions, built as the reference's ``G_Unet_add_input`` or
+    ``G_Unet_add_all`` (junyanz/BicycleGAN, ``models/networks.py``).
+
+    - ``where_add="input"`` (``G_Unet_add_input``): z is tiled over the image and
+      concatenated to A; the U-Net maps the ``C + nz`` channels to the output. Built as
+      a nested model ``{name}_unet``.
+    - ``where_add="all"`` (``G_Unet_add_all``, the reference's default ``--where_add all``):
+      z, tiled to the size of each encoder level, is concatenated to the input of every
+      one of the ``num_downs`` down-sampling convolutions (before its LeakyReLU, as the
+      reference's ``UnetBlock_with_z``); the skips and the decoder do not see it. Each
+      level's convolution reads ``nz`` more channels: ``16 * nz * filters`` more weights
+      per level.
+
+    The default here is ``"input"``, this builder's behaviour before the option existed;
+    ``build_bicyclegan`` defaults to ``"all"``.
+
+    Instance norm is the reference's ``--norm`` default; convolutions keep their biases,
+    as the reference's (which always have one). ``dropout`` (rate; the reference's
+    ``--use_dropout`` means 0.5, which all of its training scripts set) goes where the
+    reference puts it: the ``num_downs - 5`` decoder blocks after the innermost one
+    (``dropout_placement="reference"``: one block at 64 px, three at 256 px, none below
+    64 px). Other differences from the reference: the skip is concatenated before the
+    decoder features (``[skip, up]``, the reference ``[up, skip]``: a permutation of
+    channels, the same function class and parameter count); ``upsampling="transpose"`` is
+    the reference's ``--upsample basic``, while its ``bilinear`` pads by reflection
+    where ``"resize"`` pads with zeros; any ``num_downs >= 2`` is accepted, where the
+    reference builds 7 (unet_128) or 8 (unet_256) levels.
+
+    Args:
+        input_shape: ``(height, width, channels)``, fixed height and width.
+        nz: dimensions of z.
+        output_channels, num_downs, base_filters, norm, upsampling: as in
+            ``unet_generator`` (``num_downs=None``: down to a 1-pixel bottleneck).
+        dropout: decoder dropout rate (0: none).
+        name: the model's name.
+        where_add: ``"input"`` or ``"all"``, see above.
+        init: ``"normal"`` (N(0, 0.02)) or ``"xavier"`` (the reference's default
+            ``--init_type xavier`` with gain 0.02; ``blocks.kernel_init``).
 
     Returns:
         A ``keras.Model`` from ``[(bs, H, W, C), (bs, nz)]`` to
@@ -318,18 +368,27 @@ def conditional_unet_generator(
     if height is None or width is None:
         raise ValueError(f"The conditional U-Net needs a fixed height and width; received input_shape={input_shape!r}")
     check_int(nz, "nz", 1)
+    check_choice(where_add, "where_add", WHERE_ADD)
+    check_choice(init, "init", INITS)
+    _check_unet_args(output_channels, base_filters, norm, upsampling, dropout)
+    num_downs = resolve_num_downs(input_shape, num_downs, "conditional_unet_generator", "conditional U-Net")
+    body = dict(output_channels=output_channels, num_downs=num_downs, base_filters=base_filters, norm=norm,
+                dropout=dropout, dropout_blocks=min(3, num_downs - 1), upsampling=upsampling,
+                skip_connections=True, dropout_placement="reference", init=init)
     image = keras.Input(shape=(height, width, channels), name=f"{name}_image")
     z = keras.Input(shape=(nz,), name=f"{name}_z")
     z_map = layers.Reshape((1, 1, nz), name=f"{name}_z_reshape")(z)  # (bs, 1, 1, nz)
-    z_map = layers.UpSampling2D((height, width), name=f"{name}_z_tile")(z_map)  # (bs, H, W, nz)
-    x = layers.Concatenate(name=f"{name}_concat")([image, z_map])  # (bs, H, W, C + nz)
-    if num_downs is None:
-        num_downs = int(math.log2(min(height, width)))
-    check_int(num_downs, "num_downs", 2)
-    unet = multichannel_unet_generator(
-        (height, width, channels + nz), output_channels=output_channels, num_downs=num_downs,
-        base_filters=base_filters,
-        norm=norm, dropout=dropout, dropout_blocks=min(3, num_downs - 1), upsampling=upsampling,
-        name=f"{name}_unet",
-    )
-    return keras.Model([image, z], unet(x), name=name)
+    if where_add == "input":
+        tiled = layers.UpSampling2D((height, width), name=f"{name}_z_tile")(z_map)  # (bs, H, W, nz)
+        x = layers.Concatenate(name=f"{name}_concat")([image, tiled])  # (bs, H, W, C + nz)
+        unet_input = keras.Input(shape=(height, width, channels + nz), name=f"{name}_unet_input")
+        unet = keras.Model(unet_input, unet_body(unet_input, name=f"{name}_unet", **body), name=f"{name}_unet")
+        return keras.Model([image, z], unet(x), name=name)
+
+    def add_z(x, level, prefix):  # (bs, H / 2**(level-1), W / 2**(level-1), filters + nz)
+        size = (height // 2 ** (level - 1), width // 2 ** (level - 1))
+        tiled = layers.UpSampling2D(size, name=f"{prefix}_z_tile")(z_map)
+        return layers.Concatenate(name=f"{prefix}_z_concat")([x, tiled])
+
+    outputs = unet_body(image, name=name, down_input=add_z, **body)
+    return keras.Model([image, z], outputs, name=name)
