@@ -34,6 +34,7 @@ from types import MappingProxyType
 import numpy as np
 from PIL import Image
 
+from kerasi2i.data.sample_classes import LABEL_CLASSES, PALETTE  # noqa: F401  (samples.PALETTE: notebook 00)
 from kerasi2i.data.paths import samples_root
 
 logger = logging.getLogger(__name__)
@@ -215,22 +216,8 @@ def edge_map(photo, sigma=None, low_threshold=0.04, high_threshold=0.1):
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-# Semantic-style classes. Segments of a photo are assigned to the class whose prototype
-# colour (what such a region looks like in a photo) is nearest in CIELAB; label maps are
-# painted with PALETTE (well-separated colours, so a label map survives JPEG).
-LABEL_CLASSES = (
-    "sky",         # light or saturated blue
-    "vegetation",  # green
-    "skin",        # light orange-beige
-    "red",
-    "yellow",
-    "white",       # bright, unsaturated
-    "dark",        # near black
-    "grey",        # mid grey, unsaturated
-    "brown",       # dark orange, wood, earth
-    "purple",      # violet, magenta, stained tissue
-    "navy",        # dark blue
-)
+# Semantic-style classes (kerasi2i.data.sample_classes). Segments of a photo are assigned to the
+# class whose prototype colour (what such a region looks like in a photo) is nearest in CIELAB.
 _PROTOTYPES = np.array([
     [110, 160, 220],  # sky
     [80, 130, 60],    # vegetation
@@ -244,20 +231,6 @@ _PROTOTYPES = np.array([
     [140, 80, 150],   # purple
     [35, 45, 95],     # navy
 ], dtype=np.uint8)
-PALETTE = np.array([
-    [70, 130, 255],   # sky
-    [30, 170, 30],    # vegetation
-    [255, 170, 110],  # skin
-    [220, 20, 30],    # red
-    [255, 240, 0],    # yellow
-    [255, 255, 255],  # white
-    [0, 0, 0],        # dark
-    [128, 128, 128],  # grey
-    [130, 70, 10],    # brown
-    [170, 40, 220],   # purple
-    [20, 20, 140],    # navy
-], dtype=np.uint8)
-PALETTE.setflags(write=False)
 
 
 def labels_from_colors(image):

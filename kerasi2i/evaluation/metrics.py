@@ -135,7 +135,7 @@ SEGMENTATION_AVERAGES = ("reference", "present")
 def _segmentation_palette(palette):
     """(colours (K, 3) int32, class names, void colours (M, 3) int32 or None) for `palette`."""
     if palette is None or (isinstance(palette, str) and palette == "sample"):
-        from kerasi2i.data.samples import LABEL_CLASSES, PALETTE
+        from kerasi2i.data.sample_classes import LABEL_CLASSES, PALETTE
 
         return PALETTE.astype(np.int32), tuple(LABEL_CLASSES), None
     if isinstance(palette, str) and palette == "facades":
