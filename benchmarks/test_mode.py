@@ -3,9 +3,9 @@
 "paper" mode (dropout and batch statistics on, as the pix2pix paper tests, one image at a
 time as the paper's batch size 1), after the same short training runs.
 
-    python benchmarks/test_mode.py [--steps 300] [--seeds 0 1] [--image-size 64]
+    python benchmarks/test_mode.py [--steps 300] [--seeds 0 1] [--image-size 64] [--batch-size 4]
 
-For each seed: train pix2pix (labels -> photo, batch 4, base 32 filters, the demo's
+For each seed: train pix2pix (labels -> photo, batch `--batch-size`, base 32 filters, the demo's
 schedule: constant then linear decay) for `--steps` steps, then score the 100 held-out
 buildings both ways: L1, PSNR, SSIM and the FCN-score (class IoU). This is the
 measurement behind the default `test_mode` (see `kerasi2i.models.pix2pix`).
@@ -23,6 +23,7 @@ def main():
     parser.add_argument("--steps", type=int, default=300, help="training steps per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="training seeds")
     parser.add_argument("--image-size", type=int, default=64, choices=(64, 128))
+    parser.add_argument("--batch-size", type=int, default=4, help="training batch (the paper: 1)")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -43,7 +44,7 @@ def main():
         with tempfile.TemporaryDirectory() as run:
             start = time.perf_counter()
             model, _ = train("pix2pix", path, f"{run}/run", direction="BtoA", image_size=size, base_filters=32,
-                             batch_size=4, epochs=2, epochs_decay=2, steps_per_epoch=per_epoch, seed=seed, verbose=0)
+                             batch_size=args.batch_size, epochs=2, epochs_decay=2, steps_per_epoch=per_epoch, seed=seed, verbose=0)
             seconds = time.perf_counter() - start
         g = model.generator
         outputs = {
@@ -58,7 +59,7 @@ def main():
                                                 generator=lambda inputs, training=False, o=out: o)
             scores["fcn_iou"] = fcn_scores["class_iou"]
             rows.append((seed, mode, scores, seconds))
-            print(f"seed {seed} ({4 * per_epoch} steps, {seconds:.0f} s)  {mode:28s} L1 {scores['l1']:.4f}  "
+            print(f"seed {seed} ({4 * per_epoch} steps of {args.batch_size}, {seconds:.0f} s)  {mode:28s} L1 {scores['l1']:.4f}  "
                   f"PSNR {scores['psnr']:.2f}  SSIM {scores['ssim']:.3f}  FCN IoU {scores['fcn_iou']:.3f}",
                   flush=True)
     for mode in ("eval (batch of 100)", "paper (one image at a time)"):
