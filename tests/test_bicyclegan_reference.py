@@ -17,7 +17,8 @@ from kerasi2i.models.bicyclegan import (
     generator_gan_loss,
 )
 from kerasi2i.networks.blocks import conv2d
-from kerasi2i.networks.discriminators import ExcludePadAveragePooling2D, multiscale_discriminator
+from kerasi2i.networks.discriminators import multiscale_discriminator
+from kerasi2i.networks.layers import ExcludePadAveragePooling2D
 from kerasi2i.networks.encoders import resnet_encoder
 from kerasi2i.networks.unet import conditional_unet_generator
 

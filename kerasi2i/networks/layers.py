@@ -81,3 +81,34 @@ class ReflectionPadding2D(layers.Layer):
         config = super().get_config()
         config.update({"padding": self.padding})
         return config
+
+
+@keras.saving.register_keras_serializable(package="kerasi2i")
+class ExcludePadAveragePooling2D(layers.Layer):
+    """Average pooling with symmetric zero padding that is left out of the average:
+    PyTorch's ``AvgPool2d(pool_size, stride=strides, padding=padding,
+    count_include_pad=False)``, which BicycleGAN's ``D_NLayersMulti`` uses (3, 2, 1) to
+    downsample the image between scales. (Keras' ``padding="same"`` pools differently: it
+    pads only after the image for a 3x3 window with stride 2 on an even size.)
+    ``(bs, H, W, C) -> (bs, (H + 2p - k) // s + 1, ..., C)``."""
+
+    def __init__(self, pool_size=3, strides=2, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pool_size
+        self.strides = strides
+        self.padding = padding
+
+    def call(self, x):
+        pad = [[0, 0], [self.padding, self.padding], [self.padding, self.padding], [0, 0]]
+        total = ops.average_pool(ops.pad(x, pad), self.pool_size, self.strides, "valid")
+        count = ops.average_pool(ops.pad(ops.ones_like(x[..., :1]), pad), self.pool_size, self.strides, "valid")
+        return total / count  # the mean over the pixels inside the image
+
+    def compute_output_shape(self, input_shape):
+        def out(size):
+            return None if size is None else (size + 2 * self.padding - self.pool_size) // self.strides + 1
+        return (input_shape[0], out(input_shape[1]), out(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
