@@ -93,9 +93,15 @@ def gaussian_encoder(
         x = layers.Flatten(name=f"{name}_flatten")(x)  # (bs, H * W * filters / 4**num_downs)
     else:
         x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)  # (bs, filters)
-    mean = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_mean")(x)
-    logvar = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_logvar")(x)
-    return keras.Model(inputs, [mean, logvar], name=name)  # each (bs, latent_dim)
+    return _gaussian_head(inputs, x, latent_dim, init, name)
+
+
+def _gaussian_head(inputs, features, latent_dim, init, name):
+    """The model from `inputs` to the two dense heads on pooled `features`: [mean, logvar],
+    each (bs, latent_dim)."""
+    mean = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_mean")(features)
+    logvar = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_logvar")(features)
+    return keras.Model(inputs, [mean, logvar], name=name)
 
 
 def resnet_encoder(
@@ -172,9 +178,7 @@ def resnet_encoder(
         x = layers.Add(name=f"{block}_add")([h, shortcut])  # (bs, H / 2**(n+1), W / 2**(n+1), filters_out)
     x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_lrelu")(x)
     x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)  # (bs, base * min(num_downs, 4))
-    mean = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_mean")(x)
-    logvar = layers.Dense(latent_dim, kernel_initializer=dense_kernel_init(init), name=f"{name}_logvar")(x)
-    return keras.Model(inputs, [mean, logvar], name=name)  # each (bs, latent_dim)
+    return _gaussian_head(inputs, x, latent_dim, init, name)
 
 
 def image_decoder(

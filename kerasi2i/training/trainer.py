@@ -263,13 +263,7 @@ def make_config(model, **options):
     a ValueError that names the valid ones."""
     from kerasi2i.models import registry
 
-    config_class = registry.get(model)
-    known = {f.name for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"{model} has no option(s) {', '.join(unknown)}; its options are: "
-                         f"{', '.join(sorted(known))}.")
-    return config_class(**options)
+    return registry.get(model).from_dict(options)
 
 
 def _best_so_far(history_path, monitor, mode):
