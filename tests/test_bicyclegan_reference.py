@@ -221,16 +221,23 @@ def test_old_options_rebuild_the_old_model():
 
 
 def test_defaults_are_the_documented_ones():
+    """The defaults are the simpler architecture (the model notebook 04 trains; the module
+    docstring gives the measurement); the reference's options rebuild the reference's."""
     model = build_bicyclegan(64, nz=8, base_filters=32, encoder_filters=32)
     counts = [n_params(net) for net in (model.generator, model.encoder, model.discriminator,
                                         model.discriminator_random)]
-    # add-all G (+16 * 8 * (64 + 128 + 256 * 3) over add-input), E_ResNet, one scale.
-    assert counts == [7_317_699 + 16 * 8 * (64 + 128 + 256 * 3), 131_536, 694_241, 694_241]
-    assert [layer.name for layer in model.generator.layers if isinstance(layer, layers.Dropout)] == [
-        "bicyclegan_generator_up2_dropout"]
+    assert counts == [7_317_699, 167_664, 694_241, 694_241]  # notebook 04's printed counts
+    assert not [layer for layer in model.generator.layers if isinstance(layer, layers.Dropout)]
     config = BicycleGANConfig(data="x", output="y")
     assert (config.where_add, config.encoder, config.num_discriminators, config.init, config.dropout,
-            config.split_batch) == ("all", "resnet", 1, "xavier", 0.5, False)
+            config.split_batch) == ("input", "conv", 1, "normal", 0.0, False)
+    reference = build_bicyclegan(64, nz=8, base_filters=32, encoder_filters=32, where_add="all", encoder="resnet",
+                                 init="xavier", dropout=0.5)
+    counts = [n_params(net) for net in (reference.generator, reference.encoder, reference.discriminator)]
+    # add-all G (+16 * 8 * (64 + 128 + 256 * 3) over add-input), E_ResNet, one scale.
+    assert counts == [7_317_699 + 16 * 8 * (64 + 128 + 256 * 3), 131_536, 694_241]
+    assert [layer.name for layer in reference.generator.layers if isinstance(layer, layers.Dropout)] == [
+        "bicyclegan_generator_up2_dropout"]
     two = build_bicyclegan(64, nz=8, base_filters=32, encoder_filters=32, num_discriminators=2)
     assert n_params(two.discriminator) == 694_241 + 175_089  # + the 16-filter scale
 
