@@ -1,7 +1,6 @@
 """Metrics on batches in [-1, 1]: closed forms and behaviour."""
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
