@@ -52,9 +52,6 @@ def save_model_atomic(model, path):
 # What a training run writes into its output folder (see the module docstring).
 RUN_FILES = ("config.json", "history.csv", "generator.keras", "generator_AtoB.keras", "generator_BtoA.keras",
              "encoder.keras", "decoder.keras", "best.weights.h5", "previews", "checkpoints", "logs")
-# Settings that may change when a run is resumed (the options declared with
-# resume_may_change=True); every other one must match config.json.
-RESUME_MAY_CHANGE = TrainConfig.resume_may_change()
 
 
 def _run_files(output):
@@ -156,7 +153,7 @@ class _RunFolder:
         saved = self.output / "config.json"
         if self.fresh or not saved.exists():
             _write_config(self.output, self.config)
-        else:  # resuming with only RESUME_MAY_CHANGE options changed: record them
+        else:  # resuming with only resume_may_change options changed: record them
             previous = json.loads(saved.read_text())
             changed = {k: v for k, v in self.config.items() if k in self.may_change}
             if _normalised(previous) != _normalised({**previous, **changed}):
