@@ -50,7 +50,7 @@ def choose_mode(environ=None, gpus=None):
     quick = environ.get("KERASI2I_QUICK", "").strip().lower()
     if quick:
         if quick in _TRUE:
-            return "quick", f"KERASI2I_QUICK={environ['KERASI2I_QUICK']} is set (as in CI)"
+            return "quick", f"KERASI2I_QUICK={environ['KERASI2I_QUICK']} is set, as in CI"
         if quick in _FALSE:
             return "full", f"KERASI2I_QUICK={environ['KERASI2I_QUICK']} is set"
         raise ValueError(f"KERASI2I_QUICK must be 1 or 0, not {environ['KERASI2I_QUICK']!r}.")

@@ -37,7 +37,7 @@ def test_gpus_not_asked_when_the_environment_decides(monkeypatch):
         raise AssertionError("gpu_devices() called")
 
     monkeypatch.setattr(notebook, "gpu_devices", fail)
-    assert notebook.choose_mode({"KERASI2I_QUICK": "1"}) == ("quick", "KERASI2I_QUICK=1 is set (as in CI)")
+    assert notebook.choose_mode({"KERASI2I_QUICK": "1"}) == ("quick", "KERASI2I_QUICK=1 is set, as in CI")
     with pytest.raises(AssertionError):
         notebook.choose_mode({})
 

@@ -81,7 +81,7 @@ if importlib.util.find_spec("kerasi2i") is None:
     sys.path.insert(0, os.path.abspath("kerasi2i_repo"))  # this kernel started before the install
     print("kerasi2i installed.")
 from kerasi2i.notebook import report_environment, select_mode
-report_environment()'''
+report_environment();'''
 
 
 def _text(cell):
