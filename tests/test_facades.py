@@ -76,6 +76,27 @@ def test_photo_differs_from_night_and_labels():
     assert night.max() > 200                        # ... but some windows are lit
 
 
+
+def test_night_lights_every_window_without_a_roller_blind():
+    """The day -> night rule is visible by day: a window is lit at night unless its roller
+    blind is down, so a translator can learn which windows to light (none are random)."""
+    lit_glass, dark_glass = [], []
+    for seed in range(30):
+        building = facades.generate_facade(seed)
+        _, element_map, _ = facades._raster(building, 128)
+        night = facades.render_photo(building, 128, night=True, jpeg_quality=0).astype(float).mean(-1)
+        blinded = {i - 1 for i, el in enumerate(building.elements) if el["kind"] == "roller"}
+        for i, el in enumerate(building.elements):
+            glass = element_map == i
+            if el["kind"] != "window" or glass.sum() < 12:
+                continue
+            assert el["lit"] == (i not in blinded), (seed, i)
+            (lit_glass if el["lit"] else dark_glass).append(night[glass].mean())
+    assert len(lit_glass) > 100 and len(dark_glass) > 10
+    # every lit window is brighter than every dark one, by a wide gap
+    assert min(lit_glass) > max(dark_glass) + 40, (min(lit_glass), max(dark_glass))
+
+
 def _digest(folder):
     h = hashlib.sha256()
     for f in sorted(p for p in folder.rglob("*.jpg")):

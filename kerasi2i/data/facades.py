@@ -17,7 +17,9 @@ This module makes an offline twin of it that a model *can* learn in minutes on a
    cut from the bundled real photos, a colour palette per building, directional light,
    soft shadows under cornices, sills and balconies, then a 2x2 box downsample, sensor
    noise and a JPEG round trip. `night=True` renders the same building at night: dark
-   sky, a random set of lit windows, lit shop fronts, light falling off from the street.
+   sky, lit shop fronts, light falling off from the street, and lit windows by a rule
+   that the day photo shows: every window is lit except those with a roller blind down
+   (so day -> night is a function a model can learn, not a guess at random lights).
 
 Because a photo pixel's class is the class of the label-map pixel it lies in (the boxes
 are rasterised once, at the label map's resolution), the label map and the render agree
@@ -188,9 +190,12 @@ def generate_facade(seed):
                 sw = win_w * 0.48
                 f.add(BLIND, x0 - sw, y0, x0, y1, kind="shutter", open_side="left")
                 f.add(BLIND, x1, y0, x1 + sw, y1, kind="shutter", open_side="right")
-            f.add(WINDOW, x0, y0, x1, y1, kind="window", lit=bool(rng.rand() < 0.45),
-                  warmth=rng.uniform(0.0, 1.0), muntins=muntins, reflection=int(rng.randint(1 << 30)))
+            rng.rand(), rng.uniform(0.0, 1.0)  # draws kept so that every day render stays as it was
+            f.add(WINDOW, x0, y0, x1, y1, kind="window", lit=True, muntins=muntins,
+                  reflection=int(rng.randint(1 << 30)))
             if blinds == "roller" and rng.rand() < 0.6:
+                # the night rule, visible by day: a window with its roller blind down stays dark
+                f.elements[-1]["lit"] = False
                 f.add(BLIND, x0, y0, x1, y0 + win_h * rng.uniform(0.2, 0.8), kind="roller")
             if has_sill:
                 f.add(SILL, x0 - win_w * 0.08, y1, x1 + win_w * 0.08, y1 + max(0.008, win_h * 0.07), kind="sill")
@@ -224,14 +229,15 @@ def generate_facade(seed):
                   glass=bool(rng.rand() < 0.3))
         elif shops:
             inset = bay_w * 0.06
+            rng.rand()  # a draw kept so that every day render stays as it was
             f.add(SHOP, bx0 + inset, g0 + ground_h * 0.05, bx1 - inset, bottom - ground_h * 0.03, kind="shop",
-                  sign=sign, lit=bool(rng.rand() < 0.8), reflection=int(rng.randint(1 << 30)))
+                  sign=sign, lit=True, reflection=int(rng.randint(1 << 30)))
         else:
             ww = bay_w * rng.uniform(0.4, 0.6)
             cx = (bx0 + bx1) / 2
+            rng.rand(), rng.uniform(0.0, 1.0)  # draws kept so that every day render stays as it was
             f.add(WINDOW, cx - ww / 2, g0 + ground_h * 0.2, cx + ww / 2, g0 + ground_h * 0.75, kind="window",
-                  lit=bool(rng.rand() < 0.4), warmth=rng.uniform(0.0, 1.0), muntins=muntins,
-                  reflection=int(rng.randint(1 << 30)))
+                  lit=True, muntins=muntins, reflection=int(rng.randint(1 << 30)))
     return f
 
 
@@ -396,8 +402,7 @@ def _shade_element(el, box, n, style, night, rng, out, emit):
             glass_v = v
         if night:
             if el.get("lit"):
-                warm = np.array([1.0, 0.78, 0.42]) * (1 - 0.3 * el.get("warmth", 0.5)) + \
-                    np.array([0.9, 0.9, 0.8]) * 0.3 * el.get("warmth", 0.5)
+                warm = np.array([0.985, 0.798, 0.477])  # one warm indoor light for every window
                 glow = (0.75 + 0.25 * (1 - np.abs(u - 0.5) * 2)) * (0.8 + 0.2 * glass_v)
                 glass = warm * glow[..., None]
             else:

@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 # Bump whenever anything that changes the written bytes changes (photos, crops, transforms,
 # JPEG settings, counts). A folder whose manifest has another version is rebuilt.
-SAMPLES_VERSION = 3
+SAMPLES_VERSION = 4
 
 # Procedural facades (kerasi2i.data.facades): learnable in minutes, the default tasks.
 FACADE_TASKS = ("facades", "facades_day2night")
