@@ -1,5 +1,6 @@
-"""Small, deterministic image-to-image datasets cut from real photos that ship inside
-installed packages (scikit-image's `skimage.data` and matplotlib's sample data).
+"""Small, deterministic image-to-image datasets: procedural facades, and tasks cut from
+real photos that ship inside installed packages (scikit-image's `skimage.data` and
+matplotlib's sample data).
 
 Nothing is downloaded. Every task is rebuilt from the same photos with fixed seeds,
 fixed parameters and fixed JPEG settings, so a rebuild with the same library versions is
@@ -12,14 +13,19 @@ git-ignored) as
     <root>/<size>/day2night/test_pairs/<N>.jpg              testA[N] | testB[N], to score
 
 plus `_MANIFEST.json` in each `<root>/<size>/<task>` folder (counts, source photos per
-split, the crop behind every file, and the build version).
+split, the crop box behind every file, the photos' regions, and the build version).
 
-Whole photos are held out: no crop of a val or test photo is ever in a train split
-(`PHOTO_SPLIT`). `data/README.md` documents the photos, their licences and every task.
+The real-photo tasks split every photo into regions (`PHOTO_REGIONS`): each photo trains,
+and one or two square regions of it are held out for val or test, with a guard band
+around them that no training crop enters. Train and test so show the same photos, and
+no test pixel is ever seen in training. What is learnable at quick-mode scale:
+`superres`, `denoise`, `inpaint` and `colorization`; `edges2photo`, `labels2photo` and
+the photo `day2night` are kept as hard examples. `data/README.md` documents the photos,
+their licences, the regions and every task.
 
     >>> from kerasi2i.data.samples import sample_path
-    >>> sample_path("edges2photo", size=64)          # builds it on first use (~1 s)
-    PosixPath('.../data/samples/64/edges2photo')
+    >>> sample_path("superres", size=64)             # builds it on first use (seconds)
+    PosixPath('.../data/samples/64/superres')
 """
 import json
 import logging
@@ -41,43 +47,44 @@ logger = logging.getLogger(__name__)
 
 # Bump whenever anything that changes the written bytes changes (photos, crops, transforms,
 # JPEG settings, counts). A folder whose manifest has another version is rebuilt.
-SAMPLES_VERSION = 4
+SAMPLES_VERSION = 5
 
 # Procedural facades (kerasi2i.data.facades): learnable in minutes, the default tasks.
 FACADE_TASKS = ("facades", "facades_day2night")
-PAIRED_TASKS = ("facades", "colorization", "edges2photo", "labels2photo", "superres")
+# Real photos, region split: what real photos teach best (superres, denoise, inpaint,
+# colorization) and three hard examples (edges2photo, labels2photo, day2night).
+PAIRED_TASKS = ("facades", "colorization", "denoise", "edges2photo", "inpaint", "labels2photo", "superres")
 UNPAIRED_TASKS = ("facades_day2night", "day2night")
 SAMPLE_TASKS = PAIRED_TASKS + UNPAIRED_TASKS
 SAMPLE_SIZES = (64, 128, 256)
 
 # ---------------------------------------------------------------------------------------
-# Source photos
+# Source photos and their regions
 # ---------------------------------------------------------------------------------------
 
-# Photo-level split: whole photos are held out, so no val/test content leaks into train.
-# Do not move a photo between splits: published numbers would stop being comparable.
-PHOTO_SPLIT = MappingProxyType({
-    "train": (
-        "astronaut",
-        "rocket",
-        "hubble_deep_field",
-        "immunohistochemistry",
-        "retina",
-    ),
-    "val": ("chelsea",),
-    "test": ("coffee", "grace_hopper"),
+# Region split. Every photo trains, and some of its area is held out: each photo has one
+# or two square held-out regions (val or test) of HELD_OUT_SIDE source pixels, and its
+# train area is the rest of the photo minus a guard band of GUARD pixels around every
+# held-out region. So the test crops show the same photos (the same textures, colours and
+# kinds of object) as the training crops, and still no test pixel, nor any pixel within
+# GUARD of one, is ever in a training crop. Regions are (split, top, left) of a
+# HELD_OUT_SIDE x HELD_OUT_SIDE square in the photo's own pixels; a held-out region holds
+# a 256 px window (the largest sample size) with 32 px of play. The big photos
+# (hubble_deep_field, retina) hold out one val and one test region; the others one of the
+# two. Do not move a region: published numbers would stop being comparable.
+HELD_OUT_SIDE = 288
+GUARD = 16
+PHOTO_REGIONS = MappingProxyType({
+    "astronaut": (("test", 0, 224),),                 # top right: half the face, the shuttle
+    "rocket": (("test", 139, 352),),                  # lower right: towers and launch lights
+    "hubble_deep_field": (("val", 0, 0), ("test", 584, 712)),
+    "immunohistochemistry": (("val", 224, 224),),     # lower right: glands and stroma
+    "retina": (("val", 300, 800), ("test", 820, 250)),  # vessels, inside the fundus circle
+    "chelsea": (("val", 12, 0),),                     # the cat's left side and eye
+    "coffee": (("test", 112, 312),),                  # the right of the cup, saucer, spoon
+    "grace_hopper": (("test", 0, 224),),              # the cap and part of the face
 })
-
-# day2night is unpaired: its two training domains come from disjoint train photos.
-# Domain A ("day") gets the two daylight photographs of real scenes (what the test photos,
-# coffee and grace_hopper, are too); domain B ("night") gets night renderings of the other
-# train photos (the bright microscopy slide shows the moonlight tint and vignette clearly,
-# the dark deep field and fundus photo show night shadows), so no training photo appears
-# in both domains. Each domain gets half of the paired tasks' train total.
-DAY2NIGHT_DOMAINS = MappingProxyType({
-    "A": ("astronaut", "rocket"),
-    "B": ("hubble_deep_field", "immunohistochemistry", "retina"),
-})
+SPLITS = ("train", "val", "test")
 
 
 def _source(loader, shape, origin, licence):
@@ -86,8 +93,12 @@ def _source(loader, shape, origin, licence):
 
 # Only public-domain / CC0 photos (or ones marked "no known copyright restrictions") are
 # used. Licences are quoted from each loader's docstring (matplotlib ships no licence text
-# for its sample photo; see the note on grace_hopper). skimage.data.stereo_motorcycle is
-# left out: its docstring states no licence.
+# for its sample photo; see the note on grace_hopper). These are all the colour photos the
+# installed packages ship that load offline (checked with the network blocked and an
+# empty download cache). Left out: skimage.data.stereo_motorcycle (its docstring states
+# no licence), cat (chelsea again), colorwheel and logo (drawings, not photos), lily,
+# skin, eagle, kidney and the other loaders that fetch with pooch (not offline), and
+# matplotlib's Minduka_Present_Blue_Pack.png (a 128 px clip-art icon, no licence text).
 _SOURCES = {
     "astronaut": _source(
         "skimage.data.astronaut()", (512, 512, 3),
@@ -133,11 +144,30 @@ _SOURCES = {
     ),
 }
 
-SOURCE_PHOTOS = MappingProxyType({
-    name: MappingProxyType({"name": name, "split": split, **_SOURCES[name]})
-    for split, names in PHOTO_SPLIT.items()
-    for name in names
+def _splits_of(name):
+    return ("train",) + tuple(s for s in SPLITS[1:] if any(r[0] == s for r in PHOTO_REGIONS[name]))
+
+
+# The photos each split draws crops from: every photo trains; val and test take crops from
+# the photos that hold out a region of theirs (PHOTO_REGIONS).
+PHOTO_SPLIT = MappingProxyType({
+    split: tuple(name for name in _SOURCES if split in _splits_of(name)) for split in SPLITS
 })
+
+SOURCE_PHOTOS = MappingProxyType({
+    name: MappingProxyType({
+        "name": name,
+        "split": "+".join(_splits_of(name)),   # the splits that take crops from it
+        "regions": PHOTO_REGIONS[name],
+        **_SOURCES[name],
+    })
+    for name in _SOURCES
+})
+
+# day2night is unpaired: both domains cut their own crops (different seeds, so no file is
+# paired with another) from the train area of every photo, so day and night show the same
+# kinds of content, and its test pairs are the paired tasks' test crops.
+DAY2NIGHT_DOMAINS = MappingProxyType({"A": PHOTO_SPLIT["train"], "B": PHOTO_SPLIT["train"]})
 
 
 @lru_cache(maxsize=None)
@@ -196,6 +226,10 @@ def edge_map(photo, sigma=None, low_threshold=0.04, high_threshold=0.1):
     Canny on the grey image; `sigma` defaults to `sqrt(min(H, W) / 64)` (1 at 64 px, 2 at
     256 px) so a crop shows the same level of detail at every size. Edge fragments shorter
     than `min(H, W) / 16` pixels are dropped as noise.
+
+    edges2photo is kept as a hard example: edges of such varied photos (deep sky, tissue,
+    a fundus, a cat) leave colour and texture undetermined, and no model learns to
+    restore them at quick-mode scale.
     """
     from skimage.feature import canny
     from skimage.measure import label
@@ -269,7 +303,10 @@ def label_ids(photo, n_segments=None):
 
 
 def label_map(photo):
-    """Segmentation-style label map of a photo painted with `PALETTE`: the labels2photo input."""
+    """Segmentation-style label map of a photo painted with `PALETTE`: the labels2photo input.
+
+    labels2photo is kept as a hard example: at 64 px a crop's superpixel labels are a few
+    coarse colour blocks that say little about the photo, unlike a facade's label map."""
     return PALETTE[label_ids(photo)]
 
 
@@ -288,6 +325,9 @@ def render_night(photo):
 
     Saturation down to 40 %, a gamma of 1.8 and half the exposure, a moonlight blue tint
     and a vignette: far from the identity, so a translator has to learn something.
+
+    The photo day2night is kept as a hard example (unpaired, from a few hundred crops of
+    unrelated photos); `facades_day2night` is the learnable unpaired task.
     """
     photo = _check_photo(photo)
     height, width = photo.shape[:2]
@@ -302,28 +342,88 @@ def render_night(photo):
     return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+# Noise of the denoise task: white Gaussian, sigma on the [0, 1] intensity scale, the
+# convention of kerasi2i.data.corrupt.denoising_pairs (0.1 is "sigma 25" on 0..255).
+DENOISE_SIGMA = 0.1
+# Holes of the inpaint task: kerasi2i.data.corrupt.random_masks of this kind.
+INPAINT_MASK_KIND = "mixed"
+_HOLE_VALUE = 128  # mid-grey: 0 in [-1, 1], what corrupt.mask_images puts in a hole
+
+
+def add_noise(photo, seed, sigma=DENOISE_SIGMA):
+    """The denoise input: the photo plus white Gaussian noise of standard deviation
+    `sigma` (on the [0, 1] scale), clipped to 0..255; `seed` (an int) fixes the noise."""
+    photo = _check_photo(photo)
+    noise = np.random.RandomState(seed).standard_normal(photo.shape) * (sigma * 255.0)
+    return np.round(np.clip(photo + noise, 0.0, 255.0)).astype(np.uint8)
+
+
+_MASK_GRAPHS = {}
+
+
+def hole_mask(seed, height, width):
+    """The inpaint task's hole for `seed`: a bool `(height, width)` array, True in the hole.
+
+    It is `kerasi2i.data.corrupt.random_masks(1, height, width, kind="mixed", seed=seed)`
+    (run as a compiled graph, with the same values), so the mask behind every file of the
+    inpaint task can be rebuilt from the `seed` its manifest records."""
+    import tensorflow as tf
+
+    key = (int(height), int(width))
+    if key not in _MASK_GRAPHS:
+        from kerasi2i.data import corrupt
+
+        def masks(pair):
+            return corrupt.random_masks(1, key[0], key[1], kind=INPAINT_MASK_KIND, seed=pair)
+
+        _MASK_GRAPHS[key] = tf.function(
+            masks, input_signature=[tf.TensorSpec([2], tf.int64)], autograph=False
+        )
+    mask = _MASK_GRAPHS[key](tf.constant([int(seed), 0], tf.int64))
+    return mask.numpy()[0, ..., 0] > 0.5
+
+
+def cut_holes(photo, seed):
+    """The inpaint input: the photo with the hole of `hole_mask(seed, H, W)` set to
+    mid-grey (128, i.e. 0 in [-1, 1], as `corrupt.mask_images` blanks a hole)."""
+    photo = _check_photo(photo)
+    out = photo.copy()
+    out[hole_mask(seed, *photo.shape[:2])] = _HOLE_VALUE
+    return out
+
+
 _PAIRED_TRANSFORMS = {
     "colorization": to_grey,
     "edges2photo": edge_map,
     "labels2photo": label_map,
     "superres": degrade_x4,
 }
+# Transforms that also take a seed: the seed of each file, recorded in its manifest.
+_SEEDED_TRANSFORMS = {
+    "denoise": add_noise,
+    "inpaint": cut_holes,
+}
 
 # ---------------------------------------------------------------------------------------
 # Crops
 # ---------------------------------------------------------------------------------------
 
-# Crops per photo for each split and size (paired tasks). 64 px: 5 x 70 = 350 train,
-# 32 val, 2 x 20 = 40 test; 128 px: 5 x 40 = 200 train; 256 px: 5 x 17 = 85 train.
-# day2night gives each of its two domains half of the train total.
+# Crops per photo for each split and size. A photo takes part at a size when its train
+# area holds a window of that size (at 256 px: rocket, hubble_deep_field, retina, coffee
+# and grace_hopper; the 512 px squares and chelsea are too small around their held-out
+# region). 64 px: 8 x 100 = 800 train, 4 x 16 = 64 val, 6 x 16 = 96 test; 128 px: 480 /
+# 32 / 48; 256 px: 5 x 40 = 200 / 2 x 8 = 16 / 5 x 8 = 40. day2night gives each of its
+# two domains half the train count of every photo.
 _CROPS_PER_PHOTO = {
-    "train": {64: 70, 128: 40, 256: 17},
-    "val": {64: 32, 128: 16, 256: 8},
-    "test": {64: 20, 128: 12, 256: 6},
+    "train": {64: 100, 128: 60, 256: 40},
+    "val": {64: 16, 128: 8, 256: 8},
+    "test": {64: 16, 128: 8, 256: 8},
 }
-# A crop window covers this fraction of the photo's shorter side, so a 64 px crop shows a
-# face or an object rather than a patch of skin. Windows are never upsampled.
-_WINDOW_FRACTIONS = (0.3, 0.5, 0.8)
+# Source windows (sides in the photo's own pixels) a crop is cut from, then resized
+# (Lanczos) to the sample size: several zoom levels, never enlarged. A photo uses the
+# sides that fit its train area and every held-out region, so all its splits show the
+# same zoom levels.
+_WINDOW_SIDES = (64, 96, 128, 192, 256)
 _MAX_TRIES = 20
 _JPEG_OPTIONS = {"quality": 95, "subsampling": 0, "optimize": False, "progressive": False}
 _MANIFEST = "_MANIFEST.json"
@@ -334,26 +434,54 @@ def _seed(*parts):
     return zlib.crc32("/".join(str(p) for p in parts).encode())
 
 
-def _scales(shape, size):
-    short = min(shape[:2])
-    return sorted({min(1.0, round(size / (fraction * short), 4)) for fraction in _WINDOW_FRACTIONS})
+def region_boxes(name):
+    """The held-out regions of photo `name` as `(split, top, left, bottom, right)` boxes
+    (bottom and right exclusive), in the photo's own pixels."""
+    return tuple(
+        (split, top, left, top + HELD_OUT_SIDE, left + HELD_OUT_SIDE)
+        for split, top, left in PHOTO_REGIONS[name]
+    )
 
 
-def _rescaled(name, scale, cache):
-    key = (name, scale)
-    if key not in cache:
-        photo = _cached_photo(name)
-        if scale != 1.0:
-            height, width = photo.shape[:2]
-            photo = np.asarray(
-                Image.fromarray(photo).resize(
-                    (round(width * scale), round(height * scale)),
-                    Image.Resampling.LANCZOS,
-                    reducing_gap=None,
-                )
-            )
-        cache[key] = photo
-    return cache[key]
+@lru_cache(maxsize=None)
+def _positions(name, split, side):
+    """Where a `side` x `side` window may lie in `split`'s area of photo `name`: the flat
+    indices of its valid top-left corners in the (H - side + 1) x (W - side + 1) grid, and
+    that grid's width. Train windows keep GUARD pixels away from every held-out region;
+    a val or test window lies inside one region of its split."""
+    height, width = _cached_photo(name).shape[:2]
+    rows, cols = np.arange(max(0, height - side + 1)), np.arange(max(0, width - side + 1))
+    boxes = region_boxes(name)
+    if split == "train":
+        valid = np.ones((rows.size, cols.size), bool)
+        for _, top, left, bottom, right in boxes:
+            hit_rows = (rows < bottom + GUARD) & (rows + side > top - GUARD)
+            hit_cols = (cols < right + GUARD) & (cols + side > left - GUARD)
+            valid &= ~(hit_rows[:, None] & hit_cols[None, :])
+    else:
+        valid = np.zeros((rows.size, cols.size), bool)
+        for region_split, top, left, bottom, right in boxes:
+            if region_split == split:
+                in_rows = (rows >= top) & (rows + side <= bottom)
+                in_cols = (cols >= left) & (cols + side <= right)
+                valid |= in_rows[:, None] & in_cols[None, :]
+    positions = np.flatnonzero(valid)
+    positions.setflags(write=False)
+    return positions, cols.size
+
+
+def window_sides(name, size):
+    """The source window sides photo `name` is cut with at sample `size` (empty when its
+    train area is too small for a `size` window: it then sits that size out)."""
+    return tuple(
+        side for side in _WINDOW_SIDES
+        if side >= size and all(_positions(name, split, side)[0].size for split in _splits_of(name))
+    )
+
+
+def photos_at(size, split):
+    """The photos that give crops to `split` at sample `size`."""
+    return tuple(name for name in PHOTO_SPLIT[split] if window_sides(name, size))
 
 
 def _informative(crop):
@@ -361,22 +489,25 @@ def _informative(crop):
     return _luminance(crop).std() >= 0.02 and (crop.max(axis=-1) < 12).mean() <= 0.5
 
 
-def _crops(name, size, count, seed_parts, cache):
-    """`count` deterministic size x size crops of photo `name`, cycling through its scales."""
+def _crops(name, size, split, count, seed_parts):
+    """`count` deterministic size x size crops from `split`'s area of photo `name`,
+    cycling through its window sides."""
     rng = np.random.RandomState(_seed(*seed_parts, name))
-    scales = _scales(_cached_photo(name).shape, size)
+    photo = _cached_photo(name)
+    sides = window_sides(name, size)
     crops = []
     for i in range(count):
-        scale = scales[i % len(scales)]
-        image = _rescaled(name, scale, cache)
-        height, width = image.shape[:2]
+        side = sides[i % len(sides)]
+        positions, grid_width = _positions(name, split, side)
         for _ in range(_MAX_TRIES):
-            top = int(rng.randint(0, height - size + 1))
-            left = int(rng.randint(0, width - size + 1))
-            crop = image[top:top + size, left:left + size]
+            top, left = divmod(int(positions[rng.randint(positions.size)]), grid_width)
+            crop = photo[top:top + side, left:left + side]
+            if side != size:
+                crop = np.asarray(Image.fromarray(crop).resize(
+                    (size, size), Image.Resampling.LANCZOS, reducing_gap=None))
             if _informative(crop):
                 break
-        crops.append(({"photo": name, "scale": scale, "top": top, "left": left}, crop))
+        crops.append(({"photo": name, "top": top, "left": left, "side": side}, crop))
     return crops
 
 
@@ -387,8 +518,33 @@ def _interleaved(per_photo):
     return [crops[i] for i in range(longest) for crops in per_photo if i < len(crops)]
 
 
-def _split_counts(total, n):
-    return [total // n + (1 if i < total % n else 0) for i in range(n)]
+def _split_crops(size, split, cache, task="photo", count_scale=1.0):
+    """The crops of `split` at `size`, interleaved photo by photo (cached per size: every
+    paired task cuts the same crops, so file N is the same crop in every task)."""
+    key = (task, size, split)
+    if key not in cache:
+        base = split[:-1] if task == "day2night" else split   # trainA / trainB: train area
+        count = int(_CROPS_PER_PHOTO[base][size] * count_scale)
+        names = photos_at(size, base)
+        cache[key] = (names, _interleaved([_crops(n, size, base, count, (task, size, split)) for n in names]))
+    return cache[key]
+
+
+def _regions_manifest():
+    return {
+        "held_out_side": HELD_OUT_SIDE,
+        "guard": GUARD,
+        "photos": {
+            name: {
+                "shape": list(_SOURCES[name]["shape"][:2]),
+                "regions": [
+                    {"split": split, "top": top, "left": left, "bottom": bottom, "right": right}
+                    for split, top, left, bottom, right in region_boxes(name)
+                ],
+            }
+            for name in _SOURCES
+        },
+    }
 
 
 def _write_jpeg(path, array):
@@ -426,37 +582,45 @@ def _write_test_pairs(folder, pairs):
 # ---------------------------------------------------------------------------------------
 
 def _write_paired(task, size, folder, cache):
-    transform = _PAIRED_TRANSFORMS[task]
     manifest = _new_manifest("pix2pix (A | B side by side)")
-    for split, names in PHOTO_SPLIT.items():
-        count = _CROPS_PER_PHOTO[split][size]
-        items = _interleaved([_crops(n, size, count, (task, size, split), cache) for n in names])
+    for split in SPLITS:
+        names, items = _split_crops(size, split, cache)
         (folder / split).mkdir()
+        files = []
         for number, (info, crop) in enumerate(items, start=1):
-            _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([transform(crop), crop], axis=1))
-        _record(manifest, [split], list(names), [info for info, _ in items])
+            if task in _SEEDED_TRANSFORMS:
+                seed = _seed(task, size, split, number)
+                a = _SEEDED_TRANSFORMS[task](crop, seed)
+                info = {**info, "seed": seed}
+            else:
+                a = _PAIRED_TRANSFORMS[task](crop)
+            _write_jpeg(folder / split / f"{number}.jpg", np.concatenate([a, crop], axis=1))
+            files.append(info)
+        _record(manifest, [split], list(names), files)
+    if task == "inpaint":
+        import tensorflow as tf
+
+        manifest["masks"] = {"function": "kerasi2i.data.samples.hole_mask(seed, size, size)",
+                             "tensorflow": tf.__version__}
+    manifest["regions"] = _regions_manifest()
     return manifest
 
 
 def _write_day2night(size, folder, cache):
     task = "day2night"
     manifest = _new_manifest("cyclegan (trainA, trainB, testA, testB) + test_pairs (A | B side by side)")
-    train_total = _CROPS_PER_PHOTO["train"][size] * len(PHOTO_SPLIT["train"]) // 2
-    for domain, names in DAY2NIGHT_DOMAINS.items():
-        counts = _split_counts(train_total, len(names))
-        per_photo = [_crops(n, size, c, (task, size, "train" + domain), cache) for n, c in zip(names, counts)]
-        items = _interleaved(per_photo)
+    for domain in DAY2NIGHT_DOMAINS:
         split = "train" + domain
+        names, items = _split_crops(size, split, cache, task=task, count_scale=0.5)
         (folder / split).mkdir()
-        for number, (info, crop) in enumerate(items, start=1):
+        for number, (_, crop) in enumerate(items, start=1):
             _write_jpeg(folder / split / f"{number}.jpg", crop if domain == "A" else render_night(crop))
         _record(manifest, [split], list(names), [info for info, _ in items])
 
-    names = PHOTO_SPLIT["test"]
-    count = _CROPS_PER_PHOTO["test"][size]
-    items = _interleaved([_crops(n, size, count, (task, size, "test"), cache) for n in names])
+    names, items = _split_crops(size, "test", cache)
     _write_test_pairs(folder, ((crop, render_night(crop)) for _, crop in items))
     _record(manifest, _TEST_PAIR_SPLITS, list(names), [info for info, _ in items])
+    manifest["regions"] = _regions_manifest()
     return manifest
 
 
