@@ -1,7 +1,8 @@
-"""Tests for kerasi2i.data.samples: the deterministic sample datasets.
+"""Tests for kerasi2i.data.samples: the deterministic sample datasets cut from real photos.
 
-Everything is built into pytest's tmp folders (never the repository cache), at 64 px
-except one light check at 256 px.
+Everything is built into pytest's tmp folders (never the repository cache) with tiny crop
+counts (monkeypatched, as tests/test_facades.py patches FACADE_COUNTS), at 64 px except
+one light check at 256 px.
 """
 import json
 
@@ -12,30 +13,49 @@ from PIL import Image
 from kerasi2i.data import samples
 from kerasi2i.data.samples import (
     DAY2NIGHT_DOMAINS,
+    GUARD,
+    HELD_OUT_SIDE,
     LABEL_CLASSES,
     PAIRED_TASKS,
     PALETTE,
+    PHOTO_REGIONS,
     PHOTO_SPLIT,
     SAMPLE_SIZES,
     SAMPLE_TASKS,
     SOURCE_PHOTOS,
     UNPAIRED_TASKS,
+    add_noise,
     build_samples,
+    cut_holes,
     degrade_x4,
     edge_map,
+    hole_mask,
     label_ids,
     label_map,
     labels_from_colors,
     load_source_photo,
+    photos_at,
+    region_boxes,
     render_night,
     sample_path,
     to_grey,
+    window_sides,
 )
 
 SIZE = 64
-EXPECTED_64 = {"train": 350, "val": 32, "test": 40}
-EXPECTED_DAY2NIGHT_64 = {"trainA": 175, "trainB": 175, "testA": 40, "testB": 40, "test_pairs": 40}
+# Tiny crop counts per photo, so the builds in this module take a second or two.
+TINY_PER_PHOTO = {"train": {64: 6, 128: 4, 256: 2}, "val": {64: 3, 128: 2, 256: 2}, "test": {64: 4, 128: 2, 256: 2}}
 
+
+def _expected(size, per_photo=TINY_PER_PHOTO):
+    return {split: per_photo[split][size] * len(photos_at(size, split)) for split in ("train", "val", "test")}
+
+
+EXPECTED_64 = _expected(64)                               # 48 / 12 / 24
+EXPECTED_DAY2NIGHT_64 = {
+    "trainA": EXPECTED_64["train"] // 2, "trainB": EXPECTED_64["train"] // 2,
+    "testA": EXPECTED_64["test"], "testB": EXPECTED_64["test"], "test_pairs": EXPECTED_64["test"],
+}
 
 # The tasks cut from real photos; the procedural facades have their own tests
 # (tests/test_facades.py).
@@ -43,10 +63,21 @@ PHOTO_TASKS = tuple(t for t in SAMPLE_TASKS if t not in samples.FACADE_TASKS)
 PHOTO_PAIRED_TASKS = tuple(t for t in PAIRED_TASKS if t not in samples.FACADE_TASKS)
 
 
+@pytest.fixture
+def tiny_counts(monkeypatch):
+    monkeypatch.setattr(samples, "_CROPS_PER_PHOTO", TINY_PER_PHOTO)
+
+
+def _build_tiny(root, tasks=PHOTO_TASKS, sizes=(SIZE,)):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(samples, "_CROPS_PER_PHOTO", TINY_PER_PHOTO)
+        return build_samples(tasks=tasks, sizes=sizes, root=root)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """All real-photo tasks at 64 px, built once for the module."""
-    return build_samples(tasks=PHOTO_TASKS, sizes=[SIZE], root=tmp_path_factory.mktemp("samples"))
+    """All real-photo tasks at 64 px with tiny counts, built once for the module."""
+    return _build_tiny(tmp_path_factory.mktemp("samples"))
 
 
 def _read(path):
@@ -73,39 +104,70 @@ def _files(folder):
 def test_task_and_size_constants():
     assert SAMPLE_TASKS == PAIRED_TASKS + UNPAIRED_TASKS
     assert samples.FACADE_TASKS == ("facades", "facades_day2night")
-    assert PAIRED_TASKS == ("facades", "colorization", "edges2photo", "labels2photo", "superres")
+    assert PAIRED_TASKS == ("facades", "colorization", "denoise", "edges2photo", "inpaint", "labels2photo",
+                            "superres")
     assert UNPAIRED_TASKS == ("facades_day2night", "day2night")
     assert SAMPLE_SIZES == (64, 128, 256)
 
 
-def test_photo_split_is_disjoint_and_covers_every_photo():
-    assert set(PHOTO_SPLIT) == {"train", "val", "test"}
-    seen = [name for names in PHOTO_SPLIT.values() for name in names]
-    assert len(seen) == len(set(seen)), "a photo is in two splits"
-    assert set(seen) == set(SOURCE_PHOTOS)
-    assert set(PHOTO_SPLIT["val"]) == {"chelsea"}
-    assert set(PHOTO_SPLIT["test"]) == {"coffee", "grace_hopper"}
-    for name, info in SOURCE_PHOTOS.items():
-        assert info["name"] == name
-        assert name in PHOTO_SPLIT[info["split"]]
-        assert info["licence"] and info["origin"] and info["loader"]
+def _overlap(a, b):
+    """Whether boxes (top, left, bottom, right) share a pixel."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _grown(box, margin):
+    return (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
+
+
+def test_overlap_helper_detects_touching_and_guard_band():
+    region = (100, 100, 388, 388)
+    assert _overlap((0, 0, 101, 101), region)           # one shared pixel
+    assert not _overlap((0, 0, 100, 100), region)       # touching corner, no shared pixel
+    assert _overlap((0, 0, 90, 90), _grown(region, GUARD))  # inside the guard band
+    assert not _overlap((0, 0, 84, 84), _grown(region, GUARD))
+
+
+def test_region_layout_fits_the_largest_size_and_keeps_splits_apart():
+    assert set(PHOTO_REGIONS) == set(SOURCE_PHOTOS)
+    assert HELD_OUT_SIDE >= max(SAMPLE_SIZES) and GUARD > 0
+    held_out = {"val": set(), "test": set()}
+    for name, regions in PHOTO_REGIONS.items():
+        height, width = SOURCE_PHOTOS[name]["shape"][:2]
+        boxes = region_boxes(name)
+        assert 1 <= len(boxes) <= 2
+        for split, top, left, bottom, right in boxes:
+            held_out[split].add(name)
+            assert 0 <= top and bottom <= height and 0 <= left and right <= width, name
+            assert bottom - top >= max(SAMPLE_SIZES) and right - left >= max(SAMPLE_SIZES)
+        for i, first in enumerate(boxes):
+            for second in boxes[i + 1:]:  # regions of different splits: a guard band apart
+                assert first[0] != second[0] and not _overlap(first[1:], _grown(second[1:], GUARD)), name
+        # the train area holds the 64 px windows: every photo trains
+        assert window_sides(name, 64) and name in photos_at(64, "train")
+    assert held_out["val"] and held_out["test"]
+    assert PHOTO_SPLIT["train"] == tuple(SOURCE_PHOTOS)
+    assert set(PHOTO_SPLIT["val"]) == held_out["val"] and set(PHOTO_SPLIT["test"]) == held_out["test"]
+    # the big photos hold out both splits; at 256 px both splits still have photos
+    assert {"hubble_deep_field", "retina"} <= held_out["val"] & held_out["test"]
+    assert photos_at(256, "val") and photos_at(256, "test")
     with pytest.raises(TypeError):
-        PHOTO_SPLIT["train"] = ("chelsea",)  # a read-only constant
+        PHOTO_REGIONS["coffee"] = ()  # a read-only constant
 
 
-def test_every_source_photo_states_a_free_licence():
+def test_every_source_photo_has_a_free_licence_and_an_origin():
     # Only public-domain / CC0 photos: one whose docstring states no licence is left out.
     free = ("public domain", "cc0", "no known copyright restrictions", "no copyright restrictions")
+    assert len(SOURCE_PHOTOS) == 8
     for name, info in SOURCE_PHOTOS.items():
+        assert info["name"] == name and info["loader"] and len(info["origin"]) > 20, name
         assert any(word in info["licence"].lower() for word in free), name
-    assert not any(name.startswith("stereo_motorcycle") for name in SOURCE_PHOTOS)
+        assert info["split"].split("+")[0] == "train" and info["regions"] == PHOTO_REGIONS[name]
+    for left_out in ("stereo_motorcycle", "cat", "colorwheel", "logo", "lily"):
+        assert left_out not in SOURCE_PHOTOS
 
 
-def test_day2night_domains_are_disjoint_train_photos():
-    a, b = set(DAY2NIGHT_DOMAINS["A"]), set(DAY2NIGHT_DOMAINS["B"])
-    assert a and b and not a & b
-    assert a | b == set(PHOTO_SPLIT["train"])  # every train photo is used, in one domain
-    assert {"astronaut", "rocket"} <= a  # the daylight scenes are the day domain
+def test_day2night_domains_cover_every_photo():
+    assert DAY2NIGHT_DOMAINS["A"] == DAY2NIGHT_DOMAINS["B"] == PHOTO_SPLIT["train"]
 
 
 def test_palette_matches_classes_and_is_well_separated():
@@ -192,57 +254,91 @@ def test_day2night_layout_and_counts(built):
     assert len(list((folder / "test_pairs").iterdir())) == len(list((folder / "testA").iterdir()))
 
 
-def test_no_train_crop_comes_from_a_val_or_test_photo(built):
-    held_out = set(PHOTO_SPLIT["val"]) | set(PHOTO_SPLIT["test"])
+def test_no_train_crop_overlaps_a_held_out_region(built):
+    """Geometry from the boxes the builder records: every train crop keeps a guard band
+    away from every val/test region, and every held-out crop lies inside a region of
+    its own split."""
+    checked = 0
     for task in PHOTO_TASKS:
         manifest = _manifest(built / str(SIZE) / task)
-        for split, sources in manifest["sources"].items():
-            used = {item["photo"] for item in manifest["files"][split]}
-            assert used == set(sources), (task, split)
-            if split.startswith("train"):
-                assert not used & held_out, (task, split)
-                assert used <= set(PHOTO_SPLIT["train"])
-            else:
-                assert used <= set(PHOTO_SPLIT[split.rstrip("AB").replace("_pairs", "")])
+        layout = manifest["regions"]
+        assert layout["guard"] == GUARD and layout["held_out_side"] == HELD_OUT_SIDE
+        recorded = {name: [(r["split"], r["top"], r["left"], r["bottom"], r["right"]) for r in info["regions"]]
+                    for name, info in layout["photos"].items()}
+        assert recorded == {name: list(region_boxes(name)) for name in PHOTO_REGIONS}  # the constants
+        for split, files in manifest["files"].items():
+            base = "train" if split.startswith("train") else "test" if split.startswith("test") else split
+            assert {f["photo"] for f in files} == set(manifest["sources"][split]) == set(photos_at(SIZE, base))
+            for f in files:
+                box = (f["top"], f["left"], f["top"] + f["side"], f["left"] + f["side"])
+                height, width = layout["photos"][f["photo"]]["shape"]
+                assert 0 <= box[0] and box[2] <= height and 0 <= box[1] and box[3] <= width
+                assert f["side"] >= SIZE
+                regions = recorded[f["photo"]]
+                if base == "train":
+                    assert not any(_overlap(box, _grown(r[1:], GUARD)) for r in regions), (task, split, f)
+                else:
+                    assert any(r[0] == base and r[1] <= box[0] and r[2] <= box[1] and box[2] <= r[3]
+                               and box[3] <= r[4] for r in regions), (task, split, f)
+                checked += 1
+    assert checked > 500
 
 
-def test_day2night_training_domains_use_disjoint_photos(built):
+def test_recorded_boxes_are_where_the_crops_come_from(built):
+    folder = built / str(SIZE) / "superres"
+    files = _manifest(folder)["files"]["test"]
+    sides = set()
+    for number, f in enumerate(files, start=1):
+        _, b = _split_ab(_read(folder / "test" / f"{number}.jpg").astype(int))
+        window = load_source_photo(f["photo"])[f["top"]:f["top"] + f["side"], f["left"]:f["left"] + f["side"]]
+        recut = np.asarray(Image.fromarray(window).resize((SIZE, SIZE), Image.Resampling.LANCZOS))
+        assert np.abs(recut.astype(int) - b).mean() < 4, f  # JPEG rounding only
+        sides.add(f["side"])
+    assert len(sides) >= 3  # several zoom levels
+
+
+def test_paired_tasks_cut_the_same_crops_and_day2night_its_own(built):
+    files = [_manifest(built / str(SIZE) / task)["files"] for task in PHOTO_PAIRED_TASKS]
+    strip = [{split: [{k: v for k, v in f.items() if k != "seed"} for f in fs] for split, fs in t.items()} for t in files]
+    assert all(t == strip[0] for t in strip[1:])
     manifest = _manifest(built / str(SIZE) / "day2night")
-    a = {item["photo"] for item in manifest["files"]["trainA"]}
-    b = {item["photo"] for item in manifest["files"]["trainB"]}
-    assert a == set(DAY2NIGHT_DOMAINS["A"]) and b == set(DAY2NIGHT_DOMAINS["B"])
-    assert not a & b
-    assert manifest["files"]["testA"] == manifest["files"]["testB"] == manifest["files"]["test_pairs"]
+    a, b = manifest["files"]["trainA"], manifest["files"]["trainB"]
+    assert {f["photo"] for f in a} == {f["photo"] for f in b} == set(DAY2NIGHT_DOMAINS["A"])
+    assert a != b and a != strip[0]["train"][:len(a)]
+    assert manifest["files"]["testA"] == manifest["files"]["test_pairs"] == strip[0]["test"]
 
 
 @pytest.mark.slow
 def test_rebuild_is_byte_identical(built, tmp_path):
-    again = build_samples(tasks=PHOTO_TASKS, sizes=[SIZE], root=tmp_path)
+    again = _build_tiny(tmp_path)
     first = sorted(p.relative_to(built) for p in built.rglob("*") if p.is_file())
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
-    assert first == second and len(first) > 2000
+    assert first == second and len(first) > 600
     for relative in first:
         assert (built / relative).read_bytes() == (again / relative).read_bytes(), relative
 
 
 def test_colorization_a_is_the_grey_photo(built):
+    colour = []
     for path in _files(built / str(SIZE) / "colorization" / "val"):
         a, b = _split_ab(_read(path).astype(int))
         assert np.abs(a - a[..., :1]).max() <= 3  # three equal channels, up to JPEG rounding
         assert np.abs(a - to_grey(b.astype(np.uint8))).mean() < 3
-        assert np.abs(a - b).mean() > 3
+        colour.append(np.abs(a - b).mean())
+    assert np.mean(colour) > 3  # (a few crops, of the white slide or deep sky, are nearly grey)
 
 
 def test_edges_a_is_thin_dark_lines_on_white(built):
     white, with_edges = [], 0
-    for path in _files(built / str(SIZE) / "edges2photo" / "train")[:80]:
+    files = _files(built / str(SIZE) / "edges2photo" / "train")
+    for path in files:
         a, b = _split_ab(_read(path))
         grey = a.mean(axis=-1)
         white.append((grey > 200).mean())
         with_edges += (grey < 128).mean() > 0.01
         assert np.abs(a.astype(int) - b).mean() > 20
     assert np.mean(white) > 0.8 and min(white) > 0.5
-    assert with_edges > 60
+    assert with_edges > 0.75 * len(files)
 
 
 def test_labels_a_is_a_palette_label_map(built):
@@ -269,6 +365,49 @@ def test_superres_a_is_blurred_b(built):
     assert details[0] < 0.7 * details[1]
 
 
+def test_denoise_a_is_b_plus_seeded_noise(built):
+    folder = built / str(SIZE) / "denoise"
+    files = _manifest(folder)["files"]
+    seeds = [f["seed"] for split in ("train", "val", "test") for f in files[split]]
+    assert len(set(seeds)) == len(seeds)  # a seed of its own per crop
+    residuals = []
+    for number, f in enumerate(files["val"], start=1):
+        a, b = _split_ab(_read(folder / "val" / f"{number}.jpg").astype(float))
+        residuals.append(a - b)
+        # the stored input is add_noise of the clean crop (up to JPEG of both halves)
+        assert np.abs(a - add_noise(b.astype(np.uint8), f["seed"])).mean() < 8
+    residuals = np.stack(residuals)
+    assert abs(residuals.mean()) < 2 and 15 < residuals.std() < 27  # sigma 0.1 = 25.5, less clipping and JPEG
+    clean = np.full((8, 8, 3), 128, np.uint8)
+    np.testing.assert_array_equal(add_noise(clean, 3), add_noise(clean, 3))
+    assert not np.array_equal(add_noise(clean, 3), add_noise(clean, 4))
+
+
+def test_inpaint_a_is_b_with_the_recorded_hole(built):
+    from kerasi2i.data import corrupt
+
+    folder = built / str(SIZE) / "inpaint"
+    manifest = _manifest(folder)
+    assert "tensorflow" in manifest["masks"]
+    fractions = []
+    for split in ("train", "test"):
+        for number, f in enumerate(manifest["files"][split][:12], start=1):
+            a, b = _split_ab(_read(folder / split / f"{number}.jpg").astype(int))
+            hole = hole_mask(f["seed"], SIZE, SIZE)
+            fractions.append(hole.mean())
+            assert 0 < hole.mean() < 0.7
+            assert np.abs(a[hole] - 128).mean() < 6, (split, number)       # mid-grey in the hole
+            assert np.abs(a[~hole] - b[~hole]).mean() < 4, (split, number)  # the photo elsewhere
+    assert np.mean(fractions) > 0.05
+    seed = manifest["files"]["test"][0]["seed"]
+    eager = corrupt.random_masks(1, SIZE, SIZE, kind="mixed", seed=seed).numpy()[0, ..., 0] > 0.5
+    np.testing.assert_array_equal(hole_mask(seed, SIZE, SIZE), eager)  # the package's masks
+    photo = load_source_photo("coffee")[:SIZE, :SIZE]
+    holed = cut_holes(photo, seed)
+    np.testing.assert_array_equal(holed[eager], 128)
+    np.testing.assert_array_equal(holed[~eager], photo[~eager])
+
+
 def test_day2night_night_is_darker_and_bluer(built):
     folder = built / str(SIZE) / "day2night"
     for n in range(1, EXPECTED_DAY2NIGHT_64["testA"] + 1):
@@ -285,8 +424,8 @@ def test_day2night_night_is_darker_and_bluer(built):
 
 # --- building behaviour -----------------------------------------------------------------
 
-def test_sample_path_validates_and_builds(tmp_path):
-    with pytest.raises(ValueError, match="horse2zebra.*colorization"):
+def test_sample_path_validates_and_builds(tmp_path, tiny_counts):
+    with pytest.raises(ValueError, match="horse2zebra.*colorization.*denoise.*inpaint.*superres"):
         sample_path("horse2zebra", root=tmp_path)
     with pytest.raises(ValueError, match="100.*64"):
         sample_path("superres", size=100, root=tmp_path)
@@ -300,7 +439,7 @@ def test_sample_path_validates_and_builds(tmp_path):
     assert sorted(p.name for p in (tmp_path / "64").iterdir()) == ["superres"]  # nothing else built
 
 
-def test_up_to_date_folders_are_kept_and_old_versions_rebuilt(tmp_path):
+def test_up_to_date_folders_are_kept_and_old_versions_rebuilt(tmp_path, tiny_counts):
     folder = sample_path("superres", 64, root=tmp_path)
     marker = folder / "train" / "1.jpg"
     stamp = marker.stat().st_mtime_ns
@@ -316,7 +455,7 @@ def test_up_to_date_folders_are_kept_and_old_versions_rebuilt(tmp_path):
     assert sorted(p.name for p in (tmp_path / "64").iterdir()) == ["superres"]  # no leftovers
 
 
-def test_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch, tiny_counts):
     calls = []
 
     def failing(photo):
@@ -332,9 +471,20 @@ def test_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
     assert not sample_path("superres", 64, root=tmp_path, build=False).exists()
 
 
-def test_larger_size_light_check(tmp_path):
+def test_documented_counts():
+    # as data/README.md states: per photo count x photos that take part at that size
+    real = samples._CROPS_PER_PHOTO
+    assert [_expected(size, real) for size in SAMPLE_SIZES] == [
+        {"train": 800, "val": 64, "test": 96},
+        {"train": 480, "val": 32, "test": 48},
+        {"train": 200, "val": 16, "test": 40},
+    ]
+    assert photos_at(256, "train") == ("rocket", "hubble_deep_field", "retina", "coffee", "grace_hopper")
+
+
+def test_larger_size_light_check(tmp_path, tiny_counts):
     folder = sample_path("superres", 256, root=tmp_path)
     counts = _manifest(folder)["counts"]
-    assert counts == {"train": 85, "val": 8, "test": 12}  # as data/README.md states
+    assert counts == _expected(256) == {"train": 10, "val": 4, "test": 10}
     a, b = _split_ab(_read(folder / "test" / f"{counts['test']}.jpg"))
     assert a.shape == b.shape == (256, 256, 3)
