@@ -21,8 +21,10 @@ training target (the same image whatever the input) and, on request, untrained m
 
 The sample tasks (`SAMPLE_TASK_NAMES`) start with the procedural facades, which a model
 can learn in minutes on a CPU: `facades` (labels -> photo), `facades_photo2labels` (photo
--> labels) and the unpaired `facades_day2night`. The older real-photo sample tasks stay
-available; at quick-mode scale they are hard examples (eight unrelated photos).
+-> labels) and the unpaired `facades_day2night`. Then the real-photo tasks cut from the
+bundled photos with a region split (train and test share the photos, never a pixel):
+`superres`, `denoise`, `inpaint` and `colorization`, and the hard examples `edges2photo`,
+`labels2photo` (and `photo2labels`, the same pairs read the other way) and `day2night`.
 """
 import dataclasses
 import time
@@ -46,7 +48,8 @@ PAIRED_ONLY = ("autoencoder", "pix2pix", "cvae")
 # The registered method (kerasi2i.models.registry) behind each model of the study.
 REGISTRY_NAMES = {"autoencoder": "regression", "pix2pix": "pix2pix", "cyclegan": "cyclegan", "cvae": "bicyclegan"}
 SAMPLE_TASK_NAMES = ("facades", "facades_photo2labels", "facades_day2night",
-                     "colorization", "edges2photo", "labels2photo", "photo2labels", "superres", "day2night")
+                     "superres", "denoise", "inpaint", "colorization",
+                     "edges2photo", "labels2photo", "photo2labels", "day2night")
 IDENTITY = "identity (input as output)"
 MEAN_TARGET = "mean training target"
 REAL_TARGET = "real targets (FCN upper bound)"
@@ -185,8 +188,9 @@ def sample_task(name, image_size=64, sample_size=64):
       scores in CMP's 12-class palette;
     - `facades_day2night`: unpaired (different buildings by day in A, by night in B),
       scored on its `test_pairs/` (the same test building by day | by night);
-    - the older real-photo tasks: colorization, edges2photo, labels2photo, superres,
-      `photo2labels` (labels2photo read the other way) and the unpaired `day2night`.
+    - the real-photo tasks: superres, denoise, inpaint, colorization, and the hard
+      examples edges2photo, labels2photo, `photo2labels` (labels2photo read the other
+      way) and the unpaired `day2night`.
     """
     if name not in SAMPLE_TASK_NAMES:
         raise ValueError(f"Unknown sample task {name!r}; expected one of {SAMPLE_TASK_NAMES}.")
