@@ -28,7 +28,6 @@ import argparse
 import csv
 import json
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -82,13 +81,12 @@ def graded_cells(path):
 def _api(root, timeout=DEFAULT_TIMEOUT):
     """An nbgrader API object for the course folder ``root`` (its gradebook is
     ``root/gradebook.db``)."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-
     import warnings
 
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
     from sqlalchemy.exc import SAWarning
+    from traitlets.config import Config
 
     # nbgrader 0.9 with SQLAlchemy 2 warns about its own session handling on every student.
     warnings.filterwarnings("ignore", category=SAWarning)
@@ -228,8 +226,8 @@ def _grade(found, root, timeout, source):
             scores = {g.name: (g.score, g.max_score) for g in notebook.grades}
             for test in graded_cells(Path(source) / f"{assignment}.ipynb"):
                 score, max_score = scores[test]
-                rows.append(dict(student=student, assignment=assignment, test=test, score=float(score),
-                                 max_score=float(max_score)))
+                rows.append({"student": student, "assignment": assignment, "test": test,
+                             "score": float(score), "max_score": float(max_score)})
     return rows
 
 
@@ -238,8 +236,8 @@ def totals(rows):
     out = {}
     for row in rows:
         key = (row["student"], row["assignment"])
-        total = out.setdefault(key, dict(student=row["student"], assignment=row["assignment"], score=0.0,
-                                         max_score=0.0))
+        total = out.setdefault(key, {"student": row["student"], "assignment": row["assignment"],
+                                     "score": 0.0, "max_score": 0.0})
         total["score"] += row["score"]
         total["max_score"] += row["max_score"]
     return list(out.values())
@@ -301,7 +299,7 @@ def main(argv=None):
             print(f"{row['student']:>16}  {row['assignment']:<20} {row['score']:g} / {row['max_score']:g}")
         print(f"wrote {args.out}" + (f" and {args.details}" if args.details else ""))
         return 0
-    except GradingError as error:
+    except (GradingError, RuntimeError) as error:   # bad input; nbgrader failing on a notebook
         print(f"error: {error}", file=sys.stderr)
         return 1
 
