@@ -121,13 +121,18 @@ def _course(root, names, source=SOURCE, timeout=DEFAULT_TIMEOUT):
 
 
 def _new_folder(path, force, what):
-    """Make ``path`` an empty folder; an existing non-empty one needs ``force``."""
+    """Make ``path`` an empty folder. A non-empty one is emptied only with ``force`` and
+    only when it is an earlier work folder of this script (it holds ``gradebook.db``), so
+    that --force never deletes anything else."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise GradingError(f"{what} {path} is a file, not a folder.")
     if path.is_dir() and any(path.iterdir()):
+        if not (path / "gradebook.db").is_file():
+            raise GradingError(f"{what} {path} is not empty and is not an earlier grading work folder "
+                               "(it has no gradebook.db); give a new or empty folder.")
         if not force:
-            raise GradingError(f"{what} {path} is not empty; pass --force to replace what is in it.")
+            raise GradingError(f"{what} {path} holds an earlier grading run; pass --force to replace it.")
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -268,7 +273,8 @@ def _parser():
     grd.add_argument("--details", help="CSV of every test cell: student,assignment,test,score,max_score")
     grd.add_argument("--workdir", help="keep nbgrader's course folder, gradebook and graded notebooks here")
     grd.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds a cell may run")
-    grd.add_argument("--force", action="store_true", help="replace existing output files and --workdir")
+    grd.add_argument("--force", action="store_true",
+                     help="replace existing output files, and a --workdir of an earlier run")
     return parser
 
 

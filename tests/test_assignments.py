@@ -110,6 +110,14 @@ def test_grade_refuses_bad_input(tmp_path, capsys):
     assert "one folder per student" in capsys.readouterr().err
 
     (subs / "01_gan_losses.ipynb").unlink()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("not grading output")
+    assert grade.main(["grade", str(subs), "--out", str(tmp_path / "s.csv"), "--workdir", str(precious),
+                       "--force"]) == 1
+    assert "not an earlier grading work folder" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "not grading output"
+
     existing = tmp_path / "scores.csv"
     existing.write_text("the instructor's own file\n")
     assert grade.main(["grade", str(subs), "--out", str(existing)]) == 1
