@@ -67,7 +67,7 @@ def test_identity_scores_are_the_inputs_scores():
     task = compare.sample_task("photo2labels", image_size=SIZE)
     x, y = task.test_arrays()
     result = compare.score(None, task)
-    assert result["images"] == len(x) == 40
+    assert result["images"] == len(x) == 96  # the 64 px test crops: 6 photos hold out a test region, 16 crops each
     assert result["l1"] == pytest.approx(float(np.mean(np.abs(x - y))), rel=1e-5)
     assert 0 <= result["pixel_accuracy"] <= 1 and 0 <= result["class_iou"] <= 1
     assert "diversity" not in result and "fid" not in result
