@@ -44,6 +44,7 @@ def main():
             config = make_config("regression", architecture="unet", image_size=args.image_size,
                                  base_filters=args.base_filters, seed=seed)
             model = compare.compile_model(config.build(), 5e-4)
+            # a Regression trainer, like the study's autoencoder: paired batches, L1
             compare.train(model, "autoencoder", task, args.steps, args.batch_size, seed)
             row = compare.score(model, task, num_samples=1)
             rows[f"U-Net L1, seed {seed} ({time.perf_counter() - start:.0f} s)"] = row
