@@ -186,3 +186,18 @@ def test_denoising_pairs():
     assert np.all(stds < 0.6 + 0.05) and np.ptp(stds) > 0.01  # one sigma per image
     with pytest.raises(ValueError, match="sigma"):
         denoising_pairs(zeros, sigma=(0.3, 0.1))
+
+
+def test_regression_config_residual_option():
+    """`kerasi2i train regression --architecture unet --residual` builds the residual U-Net;
+    the encoder-decoder has no residual output and says so."""
+    from kerasi2i.training import make_config
+
+    model = make_config("regression", architecture="unet", image_size=32, base_filters=4, residual=True).build()
+    assert model.generator.layers[-1].name == "unet_regression_residual"
+    plain = make_config("regression", architecture="unet", image_size=32, base_filters=4).build()
+    assert model.generator.count_params() == plain.generator.count_params()
+    with pytest.raises(ValueError, match="residual=True needs architecture='unet'"):
+        make_config("regression", image_size=32, base_filters=4, residual=True).build()
+    pix2pix = make_config("pix2pix", image_size=32, base_filters=4, residual=True).build()
+    assert pix2pix.generator.layers[-1].name.endswith("_residual")

@@ -357,11 +357,12 @@ def test_reflection_padding():
     "build, inputs",
     [
         (lambda: unet_generator((32, 32, 3), base_filters=4), [(32, 32, 3)]),
+        (lambda: unet_generator((32, 32, 3), base_filters=4, residual=True), [(32, 32, 3)]),
         (lambda: resnet_generator((16, 16, 3), base_filters=4, n_blocks=2), [(16, 16, 3)]),
         (lambda: patch_discriminator((32, 32, 3), condition_channels=3, base_filters=4,
                                      norm="instance"), [(32, 32, 3), (32, 32, 3)]),
     ],
-    ids=["unet", "resnet", "patch_cond"],
+    ids=["unet", "unet_residual", "resnet", "patch_cond"],
 )
 def test_keras_file_round_trip(tmp_path, build, inputs):
     model = build()
@@ -376,3 +377,26 @@ def test_keras_file_round_trip(tmp_path, build, inputs):
     np.testing.assert_allclose(
         loaded(x, training=False), model(x, training=False), rtol=0, atol=1e-6
     )
+
+
+# ------------------------------------------------------------------------------------
+def test_residual_unet_adds_its_output_to_the_input():
+    """residual=True: output = clip(input + U-Net output, -1, 1), with the same weights as
+    the plain U-Net; with the last layer zeroed it is exactly the identity."""
+    plain = unet_generator((32, 32, 3), base_filters=4, name="g")
+    residual = unet_generator((32, 32, 3), base_filters=4, name="g", residual=True)
+    assert trainable_count(plain) == trainable_count(residual)
+    residual.set_weights(plain.get_weights())
+    x = images((32, 32, 3), seed=1)
+    np.testing.assert_allclose(residual(x, training=False),
+                               np.clip(x + plain(x, training=False), -1, 1), atol=1e-6)
+    last = residual.get_layer("g_up5_conv")  # the last transposed convolution: 32 / 2**5 = 1 px bottleneck
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])
+    np.testing.assert_allclose(residual(x, training=False), x, atol=1e-6)
+
+
+def test_residual_unet_broadcasts_a_grey_input_and_rejects_a_channel_mismatch():
+    grey_to_colour = unet_generator((32, 32, 1), output_channels=3, base_filters=4, residual=True)
+    assert grey_to_colour(images((32, 32, 1), seed=2)).shape == (2, 32, 32, 3)
+    with pytest.raises(ValueError, match="residual=True.*1 or output_channels=1"):
+        unet_generator((32, 32, 3), output_channels=1, base_filters=4, residual=True)

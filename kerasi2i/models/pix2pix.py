@@ -171,15 +171,17 @@ def build_pix2pix(
     upsampling="transpose",
     test_mode="eval",
     generator=None,
+    residual=False,
 ):
     """The paper's configuration: unet_<image_size> generator and a PatchGAN conditioned
     on the input, with receptive field 70 (default), 16, 286 or 1 (PixelGAN).
     `generator`: another generator to train instead of the U-Net (same input and output
-    shapes)."""
+    shapes). `residual=True` (not the paper's) makes the U-Net predict a correction added
+    to its input (see ``unet_generator``)."""
     if generator is None:
         generator = unet_generator(
             (image_size, image_size, input_channels), output_channels=output_channels,
-            base_filters=base_filters, norm=norm, upsampling=upsampling,
+            base_filters=base_filters, norm=norm, upsampling=upsampling, residual=residual,
         )
     discriminator = discriminator_for_receptive_field(
         receptive_field, input_shape=(image_size, image_size, output_channels),
@@ -207,11 +209,13 @@ class Pix2PixConfig(PairedConfig):
     lambda_l1: float = option(100.0, "weight of the L1 term of G's objective")
     test_mode: str = option("eval", "test-time behaviour: eval (no dropout, running statistics) or paper (dropout "
                             "and batch statistics on, as the paper tests)", choices=TEST_MODES)
+    residual: bool = option(False, "the U-Net predicts a correction added to its input (not the paper's; for "
+                            "super-resolution, denoising, inpainting)")
 
     def build(self):
         return build_pix2pix(self.image_size, self.input_channels, self.output_channels,
                              base_filters=self.base_filters, norm=self.norm, receptive_field=self.receptive_field,
-                             upsampling=self.upsampling, test_mode=self.test_mode)
+                             upsampling=self.upsampling, test_mode=self.test_mode, residual=self.residual)
 
     def compile_options(self):
         return {"gan_loss": self.gan_loss, "lambda_l1": self.lambda_l1}

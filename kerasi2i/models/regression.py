@@ -99,13 +99,22 @@ class RegressionConfig(PairedConfig):
     base_filters: int = option(64, "filters of the first layer")
     norm: str = option("batch", "normalization layers", choices=NORMS)
     loss_type: str = option("l1", "per-pixel loss", choices=LOSSES, flag="--loss")
+    residual: bool = option(False, "the U-Net predicts a correction added to its input (for super-resolution, "
+                            "denoising, inpainting; needs --architecture unet)")
 
     def build(self):
         shape = (self.image_size, self.image_size, self.input_channels)
-        builder = encoder_decoder_generator if self.architecture == "encoder_decoder" else unet_generator
-        name = "l1_autoencoder" if self.architecture == "encoder_decoder" else "unet_regression"
-        return Regression(builder(shape, output_channels=self.output_channels, base_filters=self.base_filters,
-                                  norm=self.norm, name=name), name=name)
+        if self.residual and self.architecture != "unet":
+            raise ValueError("residual=True needs architecture='unet' (the encoder-decoder has no residual "
+                             f"output); received architecture={self.architecture!r}")
+        if self.architecture == "encoder_decoder":
+            generator = encoder_decoder_generator(shape, output_channels=self.output_channels,
+                                                  base_filters=self.base_filters, norm=self.norm,
+                                                  name="l1_autoencoder")
+        else:
+            generator = unet_generator(shape, output_channels=self.output_channels, base_filters=self.base_filters,
+                                       norm=self.norm, residual=self.residual, name="unet_regression")
+        return Regression(generator, name=generator.name)
 
     def compile_options(self):
         return {"loss_type": self.loss_type}

@@ -14,7 +14,7 @@ implementations named in each module (tests/test_networks.py asserts them).
   skips; the architecture guide's worked example).
 - ``encoders``: ``gaussian_encoder``, ``resnet_encoder`` (BicycleGAN's E_ResNet) and
   ``image_decoder`` (VAE, BicycleGAN).
-- ``layers``: ``ReflectionPadding2D``, ``ExcludePadAveragePooling2D``; ``blocks``: the shared convolution, normalization
+- ``layers``: ``ReflectionPadding2D``, ``ExcludePadAveragePooling2D``, ``ResidualImage``; ``blocks``: the shared convolution, normalization
   and argument-checking helpers.
 """
 from kerasi2i.networks.attention import attention_gate, attention_unet_generator
@@ -38,7 +38,7 @@ from kerasi2i.networks.encoders import (
     image_decoder,
     resnet_encoder,
 )
-from kerasi2i.networks.layers import ExcludePadAveragePooling2D, ReflectionPadding2D
+from kerasi2i.networks.layers import ExcludePadAveragePooling2D, ReflectionPadding2D, ResidualImage
 from kerasi2i.networks.resnet import resnet_generator
 from kerasi2i.networks.unet import (
     conditional_unet_generator,
@@ -48,7 +48,7 @@ from kerasi2i.networks.unet import (
 )
 
 __all__ = [
-    "DROPOUT_PLACEMENTS", "IMAGE_CHANNELS", "NORMS", "POOLINGS", "UPSAMPLINGS", "ExcludePadAveragePooling2D", "RECEPTIVE_FIELDS", "ReflectionPadding2D",
+    "DROPOUT_PLACEMENTS", "IMAGE_CHANNELS", "NORMS", "POOLINGS", "UPSAMPLINGS", "ExcludePadAveragePooling2D", "RECEPTIVE_FIELDS", "ReflectionPadding2D", "ResidualImage",
     "attention_gate", "attention_unet_generator", "conditional_unet_generator", "discriminator_for_receptive_field", "encoder_decoder_generator",
     "gaussian_encoder", "image_decoder", "multichannel_unet_generator", "multiscale_discriminator", "patch_discriminator",
     "pixel_discriminator", "receptive_field", "resnet_encoder", "resnet_generator", "unet_generator",

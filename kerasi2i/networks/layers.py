@@ -112,3 +112,21 @@ class ExcludePadAveragePooling2D(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
                 "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="kerasi2i")
+class ResidualImage(layers.Layer):
+    """``[image, correction] -> clip(image + correction, -1, 1)``: the output of a
+    generator that predicts what to change in its input rather than the whole image, as
+    super-resolution networks do (VDSR, Kim et al. 2016, learns the residual between the
+    bicubic upscale and the sharp image). Where the target is already close to the input
+    (x4 super-resolution, denoising, inpainting), the network starts near the identity
+    and only has to learn the difference. Both inputs are ``(bs, H, W, C)`` images in
+    [-1, 1]; a 1-channel image is broadcast to a 3-channel correction."""
+
+    def call(self, inputs):
+        image, correction = inputs
+        return ops.clip(ops.add(image, correction), -1.0, 1.0)
+
+    def compute_output_shape(self, input_shapes):
+        return tuple(input_shapes[1])

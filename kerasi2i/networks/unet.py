@@ -48,6 +48,7 @@ from kerasi2i.networks.blocks import (
     conv2d,
     upsample,
 )
+from kerasi2i.networks.layers import ResidualImage
 
 
 def unet_generator(
@@ -62,6 +63,7 @@ def unet_generator(
     name="unet_generator",
     dropout_placement="paper",
     skip_gate=None,
+    residual=False,
 ):
     """The pix2pix U-Net generator (Isola et al. 2017, appendix 6.1.1).
 
@@ -105,18 +107,33 @@ def unet_generator(
             applied to every skip connection before it is concatenated, given the decoder
             features of the same size; e.g. ``kerasi2i.networks.attention.attention_gate``
             (an attention U-Net).
+        residual: False (the paper): the network outputs the image. True: it outputs a
+            correction in [-1, 1] that is added to its input, clipped to [-1, 1]
+            (``kerasi2i.networks.layers.ResidualImage``), the global residual learning of
+            super-resolution networks such as VDSR. Not in pix2pix; for tasks whose target
+            is close to the input (x4 super-resolution, denoising, inpainting), where a
+            plain U-Net trained for minutes stays worse than returning the input (measured
+            by ``benchmarks/photo_tasks.py``). Adds no weights. Needs ``output_channels``
+            equal to the input's channels, or a 1-channel input (which is broadcast).
 
     Returns:
         A ``keras.Model`` from ``(bs, height, width, channels)`` to
         ``(bs, height, width, output_channels)`` in [-1, 1].
     """
     check_image_shape(input_shape, channels=IMAGE_CHANNELS)
+    if residual and input_shape[-1] not in (1, output_channels):
+        raise ValueError(
+            f"`residual=True` adds the output to the input, so the input needs 1 or "
+            f"output_channels={output_channels} channels; received input_shape={tuple(input_shape)}"
+        )
     _check_unet_args(output_channels, base_filters, norm, upsampling, dropout)
     num_downs = resolve_num_downs(input_shape, num_downs, "unet_generator", "U-Net")
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
     outputs = unet_body(inputs, output_channels, num_downs, base_filters, norm, dropout, dropout_blocks,
                          upsampling, name, skip_connections=True, dropout_placement=dropout_placement,
                          skip_gate=skip_gate)
+    if residual:
+        outputs = ResidualImage(name=f"{name}_residual")([inputs, outputs])
     return keras.Model(inputs, outputs, name=name)
 
 
