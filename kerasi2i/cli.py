@@ -2,6 +2,7 @@
 
     kerasi2i demo                                  train a small pix2pix on bundled data
     kerasi2i data build                            build the bundled sample datasets
+    kerasi2i data build --tasks painted            photos and facades as paintings (style transfer)
     kerasi2i data show NAME                        save a preview grid of a dataset
     kerasi2i train pix2pix --data PATH ...         train with checkpoints and previews
     kerasi2i train cyclegan --data PATH ...        unpaired training (CycleGAN); also bicyclegan,
@@ -13,6 +14,9 @@
     kerasi2i serve --model M.keras [--port 7860]   a local web page to try the model (a paint
                                                    canvas for a labels->photo facades model)
     kerasi2i evaluate --model M.keras --data PATH  L1, PSNR, SSIM, MS-SSIM (+ FID/KID) on a split
+    kerasi2i evaluate --segmenter facades --model RUN/ --data sample:facades_day2night
+                                                   domain adaptation: segment night, night -> day
+                                                   and day (lower bound, adapted, upper bound)
 
 Exit codes: 0 done; 1 an error while running (the message names the file or option); 2 a
 usage error (a wrong or missing option); 3 `translate` finished but skipped some inputs
@@ -123,7 +127,9 @@ def _add_data_commands(sub):
     data = sub.add_parser("data", formatter_class=_Formatter, help="build or look at datasets")
     dsub = data.add_subparsers(dest="data_command", required=True)
     build = dsub.add_parser("build", formatter_class=_Formatter, help="build the bundled sample datasets (offline, deterministic)")
-    build.add_argument("--tasks", nargs="*", help="sample tasks (default: all)")
+    build.add_argument("--tasks", nargs="*",
+                       help="sample tasks (default: all), e.g. painted: photos and facades as paintings, for style "
+                            "transfer with ground truth (built from facades and colorization)")
     build.add_argument("--sizes", nargs="*", type=int, help="image sizes (default: 64 128 256)")
     build.add_argument("--force", action="store_true", help="rebuild even if present")
     show = dsub.add_parser("show", formatter_class=_Formatter, help="save a preview grid of a dataset")
@@ -225,7 +231,16 @@ def _add_evaluate_command(sub):
     v.add_argument("--model", required=True, help="a generator .keras file, or a training output folder")
     v.add_argument("--data", required=True, help="paired dataset folder, or sample:NAME")
     v.add_argument("--split", default="test", help="the split to score (test, val, ...)")
-    v.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="which side of a pair is the input")
+    v.add_argument("--direction", default=None, choices=["AtoB", "BtoA"],
+                   help="which side of a pair is the input (default AtoB; with --segmenter BtoA: testB, the "
+                        "target domain, translated to A, the segmenter's domain)")
+    v.add_argument("--segmenter", default=None,
+                   help="score the translation by a segmenter instead, as domain adaptation is scored (CyCADA): "
+                        "'facades' (the bundled facade segmenter, trained on day photos) or a segmenter .keras file; "
+                        "--data is then a CycleGAN-layout folder whose testA/ and testB/ show the same scenes")
+    v.add_argument("--labels", default=None,
+                   help="with --segmenter: a folder of painted label maps of the test scenes, in file order "
+                        "(default: rendered for a procedural-facades sample)")
     v.add_argument("--image-size", type=int, default=None, help="default: the generator's input size")
     v.add_argument("--batch-size", type=int, default=8, help="images per batch")
     v.add_argument("--fid-weights", default=None,
@@ -237,9 +252,18 @@ def _add_evaluate_command(sub):
 
 
 def _evaluate(args):
+    if args.segmenter is not None:
+        from kerasi2i.evaluation.adaptation import evaluate_adaptation
+
+        evaluate_adaptation(args.model, args.data, segmenter=args.segmenter, direction=args.direction or "BtoA",
+                            labels=args.labels, json_path=args.json)
+        return
+    if args.labels is not None:
+        raise _UsageError("evaluate: --labels goes with --segmenter")
     from kerasi2i.evaluation import run_evaluation
 
-    run_evaluation(args.model, args.data, split=args.split, direction=args.direction, image_size=args.image_size,
+    run_evaluation(args.model, args.data, split=args.split, direction=args.direction or "AtoB",
+                   image_size=args.image_size,
                    fid_weights=args.fid_weights, json_path=args.json, batch_size=args.batch_size,
                    on_bad=args.on_bad, test_mode=args.test_mode)
 
@@ -274,7 +298,7 @@ def _data(args):
 
     from kerasi2i.imaging import save_grid
 
-    if args.name in kdata.SAMPLE_TASKS:
+    if args.name in kdata.SAMPLE_TASKS + kdata.samples.DERIVED_TASKS:
         path = kdata.sample_path(args.name, args.size)
     else:
         path = Path(args.name)

@@ -56,6 +56,9 @@ FACADE_TASKS = ("facades", "facades_day2night")
 PAIRED_TASKS = ("facades", "colorization", "denoise", "edges2photo", "inpaint", "labels2photo", "superres")
 UNPAIRED_TASKS = ("facades_day2night", "day2night")
 SAMPLE_TASKS = PAIRED_TASKS + UNPAIRED_TASKS
+# Tasks made from other sample tasks, built after them: `painted` (kerasi2i.data.painted),
+# photos and facades as paintings, for style transfer with ground truth (notebook 08).
+DERIVED_TASKS = ("painted",)
 SAMPLE_SIZES = (64, 128, 256)
 
 # ---------------------------------------------------------------------------------------
@@ -727,6 +730,11 @@ def _is_built(folder):
         manifest = json.loads((folder / _MANIFEST).read_text())
     except (OSError, ValueError):
         return False
+    if manifest.get("task") in DERIVED_TASKS:
+        from kerasi2i.data.painted import PAINTED_VERSION
+
+        if manifest.get("painted_version") != PAINTED_VERSION:
+            return False
     return manifest.get("build_version") == SAMPLES_VERSION
 
 
@@ -743,6 +751,10 @@ def _build_one(task, size, folder, cache, verbose=False):
             manifest = _write_facades_day2night(size, staging, verbose)
         elif task == "day2night":
             manifest = _write_day2night(size, staging, cache)
+        elif task == "painted":
+            from kerasi2i.data.painted import _write_painted
+
+            manifest = _write_painted(size, staging, root=folder.parent.parent)
         else:
             manifest = _write_paired(task, size, staging, cache)
         manifest = {
@@ -784,14 +796,15 @@ def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False)
     """Build the sample datasets that are missing (or out of date) and return the root.
 
     Args:
-        tasks: task names from `SAMPLE_TASKS` (default: all).
+        tasks: task names from `SAMPLE_TASKS` or `DERIVED_TASKS` (default: all; a derived
+            task builds the tasks it is made from first).
         sizes: image sizes from `SAMPLE_SIZES` (default: all).
         root: where to write; default `samples_root()` (`data/samples/` in a checkout).
         force: rebuild even when an up-to-date copy exists.
         verbose: log one line per task and size with its counts and build time (the
             "kerasi2i" logger, INFO), and a progress bar while facades render (100 or more).
     """
-    tasks = _check_choices("task", tasks, SAMPLE_TASKS)
+    tasks = _check_choices("task", tasks, SAMPLE_TASKS + DERIVED_TASKS)
     sizes = _check_choices("size", sizes, SAMPLE_SIZES)
     root = Path(samples_root() if root is None else root)
     for size in sizes:
@@ -811,7 +824,7 @@ def build_samples(tasks=None, sizes=None, root=None, force=False, verbose=False)
 def sample_path(task, size=64, root=None, build=True, verbose=False):
     """The folder `<root>/<size>/<task>` of a sample dataset, built first if missing
     (`verbose=True` shows progress while it builds)."""
-    _check_choices("task", task, SAMPLE_TASKS)
+    _check_choices("task", task, SAMPLE_TASKS + DERIVED_TASKS)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise ValueError(f"Unknown sample size {size!r}; allowed: {SAMPLE_SIZES!r}.")
     _check_choices("size", int(size), SAMPLE_SIZES)
