@@ -12,6 +12,11 @@ git-ignored) as
     <root>/<size>/day2night/{trainA,trainB,testA,testB}/<N>.jpg   CycleGAN layout
     <root>/<size>/day2night/test_pairs/<N>.jpg              testA[N] | testB[N], to score
 
+    <root>/<size>/painted/...                               CycleGAN layout + test_pairs: photos
+                                                           and their paintings (`DERIVED_TASKS`,
+                                                           made from facades and colorization by
+                                                           kerasi2i.data.painted)
+
 plus `_MANIFEST.json` in each `<root>/<size>/<task>` folder (counts, source photos per
 split, the crop box behind every file, the photos' regions, and the build version).
 

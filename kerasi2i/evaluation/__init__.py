@@ -6,6 +6,8 @@ perceptual study.
   (what ``kerasi2i evaluate`` runs). Its names are importable from here.
 - ``fid_inception``: the standard FID network ported to Keras, and its weight converter.
 - ``fcn``: the FCN-score of labels -> photo on facades.
+- ``adaptation``: domain adaptation scored by a segmenter (CyCADA's lower bound, adapted,
+  upper bound; ``kerasi2i evaluate --segmenter``).
 - ``baselines``: the trivial baselines every headline result is compared with.
 - ``study``: the 2AFC perceptual study (widget and Wilson interval).
 """
