@@ -11,7 +11,6 @@ git-ignored) as
                                                            layout: A (left) | B (right)
     <root>/<size>/day2night/{trainA,trainB,testA,testB}/<N>.jpg   CycleGAN layout
     <root>/<size>/day2night/test_pairs/<N>.jpg              testA[N] | testB[N], to score
-
     <root>/<size>/painted/...                               CycleGAN layout + test_pairs: photos
                                                            and their paintings (`DERIVED_TASKS`,
                                                            made from facades and colorization by
@@ -24,8 +23,9 @@ The real-photo tasks split every photo into regions (`PHOTO_REGIONS`): each phot
 and one or two square regions of it are held out for val or test, with a guard band
 around them that no training crop enters. Train and test so show the same photos, and
 no test pixel is ever seen in training. What is learnable at quick-mode scale:
-`superres`, `denoise`, `inpaint` and `colorization`; `edges2photo`, `labels2photo` and
-the photo `day2night` are kept as hard examples. `data/README.md` documents the photos,
+`denoise` and `colorization`, and `superres` and `inpaint` with a residual U-Net
+(`benchmarks/photo_tasks.py`); `edges2photo`, `labels2photo` and the photo `day2night`
+are kept as hard examples. `data/README.md` documents the photos,
 their licences, the regions and every task.
 
     >>> from kerasi2i.data.samples import sample_path
