@@ -25,11 +25,14 @@ A new method subclasses ``TranslationModel``, sets those class attributes, write
 import keras
 
 from kerasi2i.training import distribute
+from kerasi2i.training.optimizers import FusedAdam
 
 
 def default_optimizer(learning_rate=2e-4):
-    """The papers' Adam(lr=2e-4, beta_1=0.5); `learning_rate` may be a schedule."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
+    """The papers' Adam(lr=2e-4, beta_1=0.5); `learning_rate` may be a schedule. It is
+    `FusedAdam`: Keras's Adam update, one fused kernel per variable (3-4x faster updates
+    on a CPU; see `kerasi2i.training.optimizers`)."""
+    return FusedAdam(learning_rate=learning_rate, beta_1=0.5, beta_2=0.999)
 
 
 def maybe_loss_scale(optimizer):

@@ -29,6 +29,7 @@ from kerasi2i.models.base import TranslationModel, check_weights
 from kerasi2i.models.losses import kl_divergence, kl_warmup_weight, reparameterize
 from kerasi2i.networks.blocks import NORMS, check_choice, check_int
 from kerasi2i.training.config import PairedConfig, option
+from kerasi2i.training.optimizers import FusedAdam
 from kerasi2i.networks.encoders import gaussian_encoder, image_decoder
 
 RECONSTRUCTION_LOSSES = ("l2", "l1")
@@ -95,7 +96,7 @@ class VAE(TranslationModel):
         check_int(kl_warmup_steps, "kl_warmup_steps", 0)
         check_choice(reconstruction, "reconstruction", RECONSTRUCTION_LOSSES)
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-        self._compile({"optimizer": (optimizer or keras.optimizers.Adam(1e-3), variables)},
+        self._compile({"optimizer": (optimizer or FusedAdam(1e-3), variables)},
                       dict(beta=beta, kl_warmup_steps=kl_warmup_steps, reconstruction=reconstruction), **kwargs)
         self.kl_weight.assign(self.current_kl_weight(0))
 
@@ -230,5 +231,5 @@ class VAEConfig(PairedConfig):
         return {"beta": self.beta, "kl_warmup_steps": self.kl_warmup_steps, "reconstruction": self.reconstruction}
 
     def optimizer(self, learning_rate):
-        return keras.optimizers.Adam(learning_rate)
+        return FusedAdam(learning_rate)
 
