@@ -1,5 +1,7 @@
 """Export to SavedModel and TFLite: uint8 signatures, outputs close to the Keras model
 within the tolerances stated in `kerasi2i.deploy.export`, the interpreter runs, sizes shrink."""
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -136,3 +138,15 @@ def test_cli_export(exported, tmp_path, capsys):
     assert np.abs(diff).max() <= TOLERANCES["savedmodel"][0]
     assert main(["export", "--model", str(model), "--quantize", "float16", "--output", str(tmp_path / "x")]) == 1
     assert "TFLite only" in capsys.readouterr().err
+
+
+def test_dynamic_int8_warns_that_transposed_convolutions_are_slow(tmp_path):
+    """Dynamic-range int8 is offered for size, not speed: with transposed convolutions (the
+    default U-Net) TFLite has no fast x86 kernel, and the export says so."""
+    transposed = unet_generator((SIZE, SIZE, 3), base_filters=4)
+    with pytest.warns(UserWarning, match="transposed convolutions .* far slower"):
+        kexport.export_tflite(transposed, tmp_path / "t.tflite", quantize="dynamic")
+    resize = unet_generator((SIZE, SIZE, 3), base_filters=4, upsampling="resize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        kexport._warn_slow_dynamic(resize)  # no transposed convolution, no warning

@@ -124,6 +124,20 @@ def _as_generator(model):
     return model
 
 
+def _warn_slow_dynamic(generator):
+    """Dynamic-range int8 is a size option, not a speed one, for generators with transposed
+    convolutions: TFLite's hybrid transposed convolution has no fast x86 kernel."""
+    transposed = [layer.name for layer in generator._flatten_layers(include_self=False)
+                  if isinstance(layer, keras.layers.Conv2DTranspose)]
+    if transposed:
+        warnings.warn(
+            f"quantize='dynamic' on a generator with {len(transposed)} transposed convolutions "
+            f"({transposed[0]}, ...): the file is a quarter of the size, but on x86 CPUs it runs far "
+            "slower than float32 (60x for unet_256; benchmarks/inference.py measures it), as TFLite's "
+            "hybrid int8 transposed convolution has no fast kernel. For speed export 'none' or 'float16', "
+            "or train with upsampling='resize'.", stacklevel=3)
+
+
 def _check_quantize(quantize):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}.")
@@ -179,6 +193,9 @@ def export_tflite(model, path, quantize="none"):
         if isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
             saved = Path(model)
         else:
+            model = _as_generator(model)
+            if quantize == "dynamic":
+                _warn_slow_dynamic(model)
             saved = export_savedmodel(model, Path(tmp) / "savedmodel")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
         if quantize != "none":
