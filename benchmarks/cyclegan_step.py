@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from common import conv_throughput, forward_flops
 from kerasi2i.models.cyclegan import build_cyclegan
-from pix2pix_step import StepTimer
+from kerasi2i.training.callbacks import StepTimer
 
 
 def step_flops(model):
@@ -41,10 +41,10 @@ def time_cyclegan(size, jit, steps, warmup=2):
     model.compile(jit_compile=jit)
     a = tf.random.uniform((1, size, size, 3), -1, 1)
     b = tf.random.uniform((1, size, size, 3), -1, 1)
-    timer = StepTimer(warmup)
+    timer = StepTimer(warmup=warmup)
     data = tf.data.Dataset.from_tensors((a, b)).repeat()
     model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0)
-    return model, timer.steps_per_s
+    return model, 1 / timer.seconds_per_step
 
 
 def main():

@@ -1,81 +1,212 @@
-"""pix2pix training-step speed: kerasi2i.Pix2Pix against the TensorFlow tutorial's step.
+"""pix2pix training-step speed: kerasi2i.Pix2Pix against the TensorFlow tutorial's step and
+the PyTorch reference's step, side by side, in float32 and in mixed bfloat16.
 
-    python benchmarks/pix2pix_step.py [--sizes 256 64] [--steps 10] [--jit both|on|off]
+    python benchmarks/pix2pix_step.py [--configs 256x1 64x4] [--rounds 3] [--steps 10]
+                                      [--precisions float32 bfloat16] [--no-torch] [--jit]
 
-For each size: steps/s of ../shared/bench/tutorial_pix2pix_step.py (run in a separate
-process, same machine, same run) and of Pix2Pix.train_step (batch 1, the paper's U-Net
-and 70x70 PatchGAN), their ratio, and FLOP efficiency: convolution FLOPs per step x
-steps/s over this machine's measured 3x3 conv throughput. The two steps do different
-amounts of work: the tutorial updates G and D from one forward pass; Pix2Pix follows the
-paper (D is updated first, then G is scored by the updated D: one more D forward), so
-their FLOPs per step are counted separately.
+Contenders, each timed in a fresh process (so no run inherits another's threads, caches
+or compiled graphs):
+
+- `kerasi2i`: `build_pix2pix(size)` trained through `model.fit`, as users train it (the
+  paper's U-Net and 70x70 PatchGAN; D is updated first, then G is scored by the updated
+  D, as in the reference implementation, which costs one more D forward than the
+  tutorial's step; Adam's update by `FusedAdam`, one kernel per variable);
+- `tutorial`: ../shared/bench/tutorial_pix2pix_step.py, the TensorFlow pix2pix tutorial's
+  `train_step` (one forward pass feeds both updates; `tf.function`, no XLA);
+- `torch`: ../shared/bench/torch_pix2pix_step.py, the step as
+  junyanz/pytorch-CycleGAN-and-pix2pix builds and updates its networks (float32 only;
+  needs the `[bench]` extra, `pip install -e ".[bench]"`).
+
+The baseline scripts train batch 1; for a larger batch this script runs their source
+with the batch of the random input tensors replaced (nothing else changes), and for
+bfloat16 it sets Keras's `mixed_bfloat16` policy before the tutorial builds its models and
+casts G's output to float32 for the losses (as the Keras mixed-precision guide does;
+kerasi2i's models do the same).
+
+This machine's load changes from minute to minute, so the contenders run in alternating
+order, `--rounds` times, and the ratios are taken within each round and reported as the
+median over rounds (with their range). Steps/s are after 2 warm-up steps (tracing and
+first-step costs excluded). The script reads the CPU flags and says whether bfloat16 has
+native support here (AVX512_BF16 or AMX); without it, mixed bfloat16 is emulated and slow.
 """
 import argparse
-import time
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
 
-import keras
-import tensorflow as tf
-
-from common import conv_throughput, forward_flops, run_tutorial_step
-from kerasi2i.models.pix2pix import build_pix2pix
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Steps/s over the batches after `warmup` (tracing and first-step costs excluded)."""
-
-    def __init__(self, warmup):
-        super().__init__()
-        self.warmup = warmup
-
-    def on_train_batch_end(self, batch, logs=None):
-        if batch == self.warmup - 1:
-            self.start, self.first = time.perf_counter(), batch
-        self.end, self.last = time.perf_counter(), batch
-
-    @property
-    def steps_per_s(self):
-        return (self.last - self.first) / (self.end - self.start)
+HERE = Path(__file__).resolve().parent
+BENCH = HERE.parent.parent / "shared" / "bench"
+BASELINES = {"tutorial": BENCH / "tutorial_pix2pix_step.py", "torch": BENCH / "torch_pix2pix_step.py"}
+# the random input tensors of each baseline script, whose batch dimension we replace
+BATCH_PATTERNS = {"tutorial": r"\(1, SIZE, SIZE, 3\)", "torch": r"\(1, 3, SIZE, SIZE\)"}
 
 
-def time_pix2pix(size, jit, steps, warmup=2):
-    """Steps/s of Pix2Pix as users run it: model.fit on batch-1 256x256 data."""
+def cpu_flags():
+    """The CPU's flags (Linux /proc/cpuinfo), or an empty set where unreadable."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bfloat16(flags):
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def baseline_source(name, batch, precision):
+    """The baseline script's source, with its input batch set to `batch` and, for the
+    tutorial in bfloat16, Keras's mixed_bfloat16 policy set before it builds anything."""
+    path = BASELINES[name]
+    if not path.exists():
+        raise FileNotFoundError(f"Baseline script not found: {path} (expected ../shared/bench/ beside the repo)")
+    source = path.read_text()
+    pattern = BATCH_PATTERNS[name]
+    if batch != 1:
+        if len(re.findall(pattern, source)) != 2:
+            raise RuntimeError(f"{path}: expected two input tensors of batch 1 matching {pattern!r}; the script "
+                               "changed, so this benchmark cannot set its batch")
+        source = re.sub(pattern, lambda m: m.group(0).replace("(1,", f"({batch},"), source)
+    if precision == "bfloat16":
+        if name != "tutorial":
+            raise ValueError(f"the {name} baseline runs in float32 only")
+        # as the mixed-precision guide says: the model's output in float32 for the losses
+        fake = "fake = G(x, training=True)"
+        if source.count(fake) != 1:
+            raise RuntimeError(f"{path}: expected one line {fake!r}; the script changed")
+        source = source.replace(fake, "fake = tf.cast(G(x, training=True), tf.float32)")
+        source = 'import keras\nkeras.mixed_precision.set_global_policy("mixed_bfloat16")\n' + source
+    return source
+
+
+def run_worker(name, size, batch, precision, steps, jit):
+    """Steps/s of one contender, in a fresh Python process."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if name == "kerasi2i":
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(
+            {"size": size, "batch": batch, "precision": precision, "steps": steps, "jit": jit})]
+    else:
+        source = baseline_source(name, batch, precision)
+        cmd = [sys.executable, "-c", f"import sys; sys.argv = ['{name}', '{size}', '{steps}']\n" + source]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    match = re.search(r"steps_per_s ([\d.]+)", proc.stdout)
+    if proc.returncode != 0 or match is None:
+        raise RuntimeError(f"{name} ({size} px, batch {batch}, {precision}) failed:\n{proc.stderr[-3000:]}")
+    return float(match.group(1))
+
+
+def worker(spec):
+    """Time kerasi2i's Pix2Pix through fit() and print `steps_per_s N` (run in its own process)."""
+    import keras
+    import tensorflow as tf
+
+    from kerasi2i.models.pix2pix import build_pix2pix
+    from kerasi2i.training.callbacks import StepTimer
+
+    if spec["precision"] == "bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    size, batch, steps = spec["size"], spec["batch"], spec["steps"]
     model = build_pix2pix(size)
-    model.compile(jit_compile=jit)
-    x = tf.random.uniform((1, size, size, 3), -1, 1)
-    y = tf.random.uniform((1, size, size, 3), -1, 1)
-    timer = StepTimer(warmup)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
-    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0)
-    return model, timer.steps_per_s
+    model.compile(jit_compile=spec["jit"])
+    x = tf.random.uniform((batch, size, size, 3), -1, 1)
+    y = tf.random.uniform((batch, size, size, 3), -1, 1)
+    timer = StepTimer(warmup=2)
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=2 + steps,
+              callbacks=[timer], verbose=0)
+    print(f"G params {model.generator.count_params()}  D params {model.discriminator.count_params()}")
+    print(f"steps_per_s {1 / timer.seconds_per_step:.3f}")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="*", default=[256, 64])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--jit", default="both", choices=["both", "on", "off"])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["256x1", "64x4"], help="SIZExBATCH")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per run, after 2 warm-up steps")
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference-style step")
+    parser.add_argument("--jit", action="store_true", help="compile kerasi2i's step with XLA (jit_compile=True)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    devices = [d.device_type for d in tf.config.list_physical_devices()]
-    print(f"TensorFlow {tf.__version__}, devices {devices}")
+    if args.worker:
+        return worker(json.loads(args.worker))
+
+    flags = cpu_flags()
+    native = native_bfloat16(flags)
+    print(f"CPU: {os.cpu_count()} cores; bfloat16 "
+          + ("native (" + ", ".join(sorted({"avx512_bf16", "amx_bf16"} & flags)) + ")" if native
+             else "NOT native here: the bfloat16 rows are emulated and not representative"))
+    torch_ok = not args.no_torch
+    if torch_ok:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("torch is not installed (pip install -e \".[bench]\"): the PyTorch row is skipped")
+            torch_ok = False
+
+    sys.path.insert(0, str(HERE))
+    from common import conv_throughput, forward_flops  # imports TensorFlow
+
     peak = conv_throughput()
-    print(f"measured 3x3 conv throughput (fwd+bwd): {peak / 1e9:.1f} GFLOP/s")
-    jits = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
-    for size in args.sizes:
-        tut, _ = run_tutorial_step(size, args.steps)
+    print(f"measured 3x3 conv throughput (fwd+bwd, float32): {peak / 1e9:.1f} GFLOP/s (measured again before "
+          "and after each configuration; the efficiencies use the highest, since load only lowers it)")
+
+    contenders = [("kerasi2i", p) for p in args.precisions] + [("tutorial", p) for p in args.precisions]
+    if torch_ok:
+        contenders.append(("torch", "float32"))
+    for config in args.configs:
+        size, batch = (int(v) for v in config.lower().split("x"))
+        from kerasi2i.models.pix2pix import build_pix2pix
+
         model = build_pix2pix(size)
         f_g, f_d = forward_flops(model.generator), forward_flops(model.discriminator)
-        # G: forward + backward (~3x forward). D: tutorial 2 forwards, backward for D's
-        # weights through both and for G through the fake one (~8x); ours adds the
-        # forward on the updated D (~9x).
-        tut_flops, our_flops = 3 * f_g + 8 * f_d, 3 * f_g + 9 * f_d
-        print(f"\n== {size}x{size}, batch 1 ==  G {model.generator.count_params():,} params, "
-              f"D {model.discriminator.count_params():,}; forward GFLOPs G {f_g / 1e9:.2f}, D {f_d / 1e9:.2f}")
-        print(f"tutorial step (tf.function, no XLA): {tut:7.3f} steps/s  "
-              f"efficiency {tut * tut_flops / peak:5.1%}")
-        for jit in jits:
-            _, ours = time_pix2pix(size, jit, args.steps)
-            print(f"kerasi2i Pix2Pix (jit_compile={str(jit):5s}): {ours:7.3f} steps/s  "
-                  f"efficiency {ours * our_flops / peak:5.1%}  ratio vs tutorial {ours / tut:5.2f}x")
+        # G: forward + backward (~3x forward). D: the tutorial runs 2 forwards and the
+        # backward for D's weights through both and for G through the fake one (~8x); the
+        # reference's update (kerasi2i, torch) adds the forward on the updated D (~9x).
+        flops = {"tutorial": batch * (3 * f_g + 8 * f_d), "kerasi2i": batch * (3 * f_g + 9 * f_d)}
+        flops["torch"] = flops["kerasi2i"]
+        rates = {c: [] for c in contenders}
+        peak = max(peak, conv_throughput())
+        print(f"\n== pix2pix {size}x{size}, batch {batch}: {args.rounds} rounds of {args.steps} steps, "
+              f"kerasi2i jit_compile={args.jit} ==")
+        for r in range(args.rounds):
+            order = contenders if r % 2 == 0 else contenders[::-1]
+            for contender in order:
+                rate = run_worker(*contender[:1], size, batch, contender[1], args.steps, args.jit)
+                rates[contender].append(rate)
+            print(f"round {r + 1}: " + "  ".join(f"{n} {p} {rates[(n, p)][-1]:.3f}" for n, p in contenders),
+                  flush=True)
+        peak = max(peak, conv_throughput())
+        print(f"conv throughput now {peak / 1e9:.1f} GFLOP/s (the highest measured so far)")
+        print(f"forward GFLOPs per image: G {f_g / 1e9:.2f}, D {f_d / 1e9:.2f}; FLOP efficiency = conv FLOPs "
+              "per step x steps/s / the measured float32 conv throughput")
+        print(f"{'contender':22s} {'steps/s (median)':>17s} {'range':>15s} {'efficiency':>11s}")
+        for (name, precision), values in rates.items():
+            med = statistics.median(values)
+            print(f"{name + ' ' + precision:22s} {med:17.3f} {min(values):7.3f}-{max(values):.3f} "
+                  f"{med * flops[name] / peak:11.1%}")
+
+        def ratio(a, b):
+            per_round = [x / y for x, y in zip(rates[a], rates[b])]
+            return statistics.median(per_round), min(per_round), max(per_round)
+
+        rows = []
+        for precision in args.precisions:
+            rows.append((("kerasi2i", precision), ("tutorial", precision)))
+            if torch_ok:
+                rows.append((("kerasi2i", precision), ("torch", "float32")))
+        if "bfloat16" in args.precisions and "float32" in args.precisions:
+            rows.append((("kerasi2i", "bfloat16"), ("kerasi2i", "float32")))
+        print("ratios (median of the per-round ratios, range):")
+        for a, b in rows:
+            med, lo, hi = ratio(a, b)
+            print(f"  {a[0]} {a[1]} / {b[0]} {b[1]}: {med:.2f}x  ({lo:.2f}-{hi:.2f})")
 
 
 if __name__ == "__main__":
