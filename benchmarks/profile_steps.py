@@ -1,187 +1,165 @@
-"""Where the time of a training step goes: each piece of the pix2pix and CycleGAN steps
-timed on its own, against the whole step.
+"""Where the time of a training step goes: the TensorFlow profiler's trace of the pix2pix,
+CycleGAN and cVAE (BicycleGAN) training steps, summed by operation type.
 
-    python benchmarks/profile_steps.py [--models pix2pix cyclegan] [--configs 64x4 256x1]
-                                       [--precision float32|bfloat16] [--seconds 2]
+    pip install -e ".[bench]"          # xprof reads the profiler's trace
+    python benchmarks/profile_steps.py [--models pix2pix cyclegan cvae] [--configs 64x4 256x1]
+                                       [--precision float32|bfloat16] [--steps 3]
 
-For each model and SIZExBATCH, with the paper's networks (base 64 filters), each row is
-one `tf.function` (no XLA) called repeatedly for about `--seconds` after two warm-up
-calls:
+For each model and SIZExBATCH (the paper's networks, base 64 filters): the step's wall time
+(the mean over `--steps` steps, untraced, after 3 warm-up steps; with
+`--compare-keras-adam` also with `keras.optimizers.Adam`, timed before and after), then `--steps` steps under
+`tf.profiler.experimental` and xprof's per-operation statistics of that trace. The table
+gives each operation type's self time per step summed over the runtime's threads, so the
+total is CPU time, not wall time (on 2 cores up to twice the wall time). `IDLE` is time
+the threads spent waiting. The summary groups the operation types: convolutions (forward
+and the two backward passes; oneDNN's `_MklNative*` kernels on x86), the optimizer
+(`ResourceApplyAdam`, one fused kernel per variable: `kerasi2i.training.optimizers`),
+normalization, idle, and everything else.
 
-- `whole train_step`: the model's own `train_step`, as `fit` runs it;
-- `G forward` and `G forward + backward`: one generator on one batch, the backward for
-  its weights (pix2pix) or for its weights and its input (CycleGAN, whose cycle loss
-  differentiates each generator's input, the other generator's output);
-- `D forward + backward`: one discriminator on one batch, the backward for its weights;
-- `Adam update, G` / `D`: `apply_gradients` alone, with fixed gradients, by the trainers'
-  default `FusedAdam` and by `keras.optimizers.Adam` (the same update): this part costs
-  the same at every image size, since it reads and writes every parameter;
-- for CycleGAN, `G forward + backward, norm="none"`: the same generator without instance
-  normalization, so the difference is what instance norm costs.
-
-Then a *model* of the step: each piece times the number of times the step runs it, and
-their sum against the measured whole step. What the sum leaves unexplained is overhead
-(losses, the image pools, control flow, memory traffic between ops). The GFLOPs per piece
-come from `common.forward_flops` (convolutions only), and GFLOP/s shows which pieces run
-near the machine's convolution throughput and which do not.
+Without xprof the script says how to install it and stops; the trace itself needs nothing
+beyond TensorFlow, and its folder is printed so that TensorBoard's profile plugin can
+open it.
 """
 import argparse
+import collections
+import glob
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import conv_throughput, forward_flops  # noqa: E402  (first: it quiets TensorFlow's logs)
+import common  # noqa: E402,F401  (first: it quiets TensorFlow's start-up logs)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-
-def time_call(fn, seconds):
-    """Mean seconds per call of `fn` (a tf.function), after two warm-up calls."""
-    for _ in range(2):
-        out = fn()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or n < 3:
-        out = fn()
-        n += 1
-    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
-    return (time.perf_counter() - start) / n
+GROUPS = (
+    ("convolution, forward", ("Conv2D", "FusedConv2D", "PadWithConv2D", "PadWithFusedConv2D", "DepthwiseConv2dNative")),
+    ("convolution, backward (weights)", ("Conv2DBackpropFilter", "Conv2DBackpropFilterWithBias")),
+    ("convolution, backward (inputs)", ("Conv2DBackpropInput",)),
+    ("optimizer (fused Adam)", ("ResourceApplyAdam",)),
+    ("normalization", ("FusedBatchNormV3", "FusedBatchNormGradV3", "Rsqrt", "SquaredDifference", "Mean",
+                       "BatchMatMulV2")),
+    ("idle (threads waiting)", ("IDLE",)),
+)
 
 
-def forward_backward(net, inputs, weights_only=False):
-    """A tf.function: one forward with training=True and the backward for the weights (and
-    the inputs unless `weights_only`)."""
-    variables = net.trainable_variables
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            if not weights_only:
-                tape.watch(inputs)
-            loss = tf.reduce_mean(tf.cast(net(inputs, training=True), tf.float32))
-        return tape.gradient(loss, variables if weights_only else [variables, inputs])
-    return step
+def group_of(op_type):
+    bare = op_type.replace("_MklNative", "").replace("_Mkl", "")
+    for name, members in GROUPS:
+        if bare in members:
+            return name
+    return "everything else"
 
 
-def adam_update(net, fused=True):
-    from kerasi2i.training.optimizers import FusedAdam
-
-    optimizer = (FusedAdam if fused else keras.optimizers.Adam)(2e-4, beta_1=0.5)
-    variables = net.trainable_variables
-    grads = [tf.fill(v.shape, tf.constant(1e-6, v.dtype)) for v in variables]
-    optimizer.build(variables)
-
-    @tf.function
-    def step():
-        optimizer.apply_gradients(zip(grads, variables))
-        return optimizer.iterations
-    return step
-
-
-def whole_step(model, data):
-    @tf.function
-    def step():
-        return model.train_step(data)
-    return step
-
-
-def report(title, rows, model_terms, whole, peak):
-    print(f"\n== {title} ==")
-    print(f"{'piece':44s} {'ms/call':>9s} {'GFLOPs':>8s} {'GFLOP/s':>8s} {'x per step':>10s} {'ms/step':>9s}")
-    explained = 0.0
-    for name, seconds, flops in rows:
-        count = model_terms.get(name, 0)
-        explained += count * seconds
-        rate = f"{flops / seconds / 1e9:8.1f}" if flops else f"{'':8s}"
-        gflops = f"{flops / 1e9:8.2f}" if flops else f"{'':8s}"
-        print(f"{name:44s} {seconds * 1e3:9.2f} {gflops} {rate} {count:10g} {count * seconds * 1e3:9.2f}")
-    print(f"{'whole train_step (measured)':44s} {whole * 1e3:9.2f}")
-    print(f"sum of the pieces x their count: {explained * 1e3:.1f} ms = {explained / whole:.0%} of the step; "
-          f"unexplained {max(0.0, whole - explained) * 1e3:.1f} ms. Float32 conv peak here: {peak / 1e9:.0f} GFLOP/s")
-
-
-def profile_pix2pix(size, batch, seconds, peak):
-    from kerasi2i.models.pix2pix import build_pix2pix
-
-    model = build_pix2pix(size)
-    model.compile()
+def build(model_name, size, batch, keras_adam=False):
+    """The model, compiled as users train it (or with `keras.optimizers.Adam` in place of
+    the default `FusedAdam`), and one batch of its data."""
     x = tf.random.uniform((batch, size, size, 3), -1, 1)
     y = tf.random.uniform((batch, size, size, 3), -1, 1)
-    G, D = model.generator, model.discriminator
-    f_g, f_d = batch * forward_flops(G), batch * forward_flops(D)
-    rows = [
-        ("G forward", time_call(tf.function(lambda: G(x, training=True)), seconds), f_g),
-        ("G forward + backward", time_call(forward_backward(G, x, weights_only=True), seconds), 3 * f_g),
-        ("D forward + backward (weights)", time_call(forward_backward(D, [x, y], weights_only=True), seconds),
-         3 * f_d),
-        ("D forward + backward (weights, input)", time_call(forward_backward(D, [x, y]), seconds), 3 * f_d),
-        ("Adam update, G (FusedAdam, the default)", time_call(adam_update(G), seconds), 0),
-        ("Adam update, G (keras.optimizers.Adam)", time_call(adam_update(G, fused=False), seconds), 0),
-        ("Adam update, D (FusedAdam, the default)", time_call(adam_update(D), seconds), 0),
-        ("Adam update, D (keras.optimizers.Adam)", time_call(adam_update(D, fused=False), seconds), 0),
-    ]
-    # the step: G fwd+bwd once; D fwd+bwd for its weights on real and fake (2x); D fwd+bwd
-    # to the input for G's GAN loss (1x); one Adam update each
-    terms = {"G forward + backward": 1, "D forward + backward (weights)": 2,
-             "D forward + backward (weights, input)": 1, "Adam update, G (FusedAdam, the default)": 1,
-             "Adam update, D (FusedAdam, the default)": 1}
-    whole = time_call(whole_step(model, (x, y)), seconds)
-    report(f"pix2pix {size}x{size}, batch {batch}: G {G.count_params():,} params, D {D.count_params():,}",
-           rows, terms, whole, peak)
+    if model_name == "pix2pix":
+        from kerasi2i.models.pix2pix import build_pix2pix
+        model = build_pix2pix(size)
+    elif model_name == "cyclegan":
+        from kerasi2i.models.cyclegan import build_cyclegan
+        model = build_cyclegan(size, seed=0)
+    else:
+        from kerasi2i.models.bicyclegan import build_bicyclegan   # the cVAE-GAN + cLR-GAN
+        model = build_bicyclegan(size, seed=0)
+    if keras_adam:
+        model.compile(**{name: keras.optimizers.Adam(2e-4, beta_1=0.5) for name in model.OPTIMIZERS})
+    else:
+        model.compile()
+    return model, (x, y)
 
 
-def profile_cyclegan(size, batch, seconds, peak):
-    from kerasi2i.models.cyclegan import build_cyclegan
+def wall_time(model, data, steps):
+    """Mean seconds per train_step (tf.function, no XLA), after 3 warm-up steps."""
+    step = tf.function(lambda: model.train_step(data))
+    for _ in range(3):
+        out = step()
+    tf.nest.map_structure(lambda t: t.numpy(), out)
+    start = time.perf_counter()
+    for _ in range(steps):
+        out = step()
+    tf.nest.map_structure(lambda t: t.numpy(), out)
+    return step, (time.perf_counter() - start) / steps
 
-    model = build_cyclegan(size, seed=0)
-    model.compile()
-    a = tf.random.uniform((batch, size, size, 3), -1, 1)
-    b = tf.random.uniform((batch, size, size, 3), -1, 1)
-    G, D = model.generator_AtoB, model.discriminator_B
-    G_plain = build_cyclegan(size, norm="none").generator_AtoB
-    f_g, f_d = batch * forward_flops(G), batch * forward_flops(D)
-    rows = [
-        ("G forward", time_call(tf.function(lambda: G(a, training=True)), seconds), f_g),
-        ("G forward + backward", time_call(forward_backward(G, a), seconds), 3 * f_g),
-        ('G forward + backward, norm="none"', time_call(forward_backward(G_plain, a), seconds), 3 * f_g),
-        ("D forward + backward (weights)", time_call(forward_backward(D, b, weights_only=True), seconds), 3 * f_d),
-        ("D forward + backward (weights, input)", time_call(forward_backward(D, b), seconds), 3 * f_d),
-        ("Adam update, G (FusedAdam, the default)", time_call(adam_update(G), seconds), 0),
-        ("Adam update, G (keras.optimizers.Adam)", time_call(adam_update(G, fused=False), seconds), 0),
-        ("Adam update, D (FusedAdam, the default)", time_call(adam_update(D), seconds), 0),
-        ("Adam update, D (keras.optimizers.Adam)", time_call(adam_update(D, fused=False), seconds), 0),
-    ]
-    # the generator step runs six G forwards with their backward (G(a), F(G(a)), F(b),
-    # G(F(b)), and the identity terms G(b), F(a)) and two D forwards back to their input;
-    # the discriminator step four D forwards with the backward for the weights; Adam
-    # updates two Gs and two Ds
-    terms = {"G forward + backward": 6, "D forward + backward (weights, input)": 2,
-             "D forward + backward (weights)": 4, "Adam update, G (FusedAdam, the default)": 2,
-             "Adam update, D (FusedAdam, the default)": 2}
-    whole = time_call(whole_step(model, (a, b)), seconds)
-    report(f"CycleGAN {size}x{size}, batch {batch}: each G {G.count_params():,} params, each D "
-           f"{D.count_params():,}", rows, terms, whole, peak)
+
+def op_stats(logdir):
+    """xprof's framework_op_stats of the newest trace under `logdir`: a list of dicts."""
+    from xprof.convert import raw_to_tool_data
+
+    paths = sorted(glob.glob(str(Path(logdir) / "**" / "*.xplane.pb"), recursive=True))
+    data, _ = raw_to_tool_data.xspace_to_tool_data([paths[-1]], "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [c["id"] for c in table["cols"]]
+    return [{k: (cell or {}).get("v") for k, cell in zip(columns, row["c"])} for row in table["rows"]]
+
+
+def profile(model_name, size, batch, steps, logdir, compare_keras_adam=False):
+    if compare_keras_adam:   # first, so that its memory is released before the traced model's
+        _, keras_wall = wall_time(*build(model_name, size, batch, keras_adam=True), steps)
+    model, data = build(model_name, size, batch)
+    step, wall = wall_time(model, data, steps)
+    if compare_keras_adam:
+        # and once more after, so that a change of load shows as a spread, not as a ratio
+        _, keras_again = wall_time(*build(model_name, size, batch, keras_adam=True), steps)
+        print(f"\n{model_name} {size}x{size}, batch {batch}: {wall * 1e3:.0f} ms/step with FusedAdam, "
+              f"{keras_wall * 1e3:.0f} and {keras_again * 1e3:.0f} ms/step with keras.optimizers.Adam "
+              f"(before and after): {min(keras_wall, keras_again) / wall:.2f}-{max(keras_wall, keras_again) / wall:.2f}x")
+    tf.profiler.experimental.start(str(logdir))
+    for _ in range(steps):
+        out = step()
+    tf.nest.map_structure(lambda t: t.numpy(), out)
+    tf.profiler.experimental.stop()
+    rows = op_stats(logdir)
+    by_type = collections.Counter()
+    for row in rows:
+        by_type[row["type"]] += (row["total_self_time"] or 0) / 1e3 / steps   # ms per step
+    total = sum(by_type.values())
+    params = sum(int(v.numpy().size) for v in model.trainable_variables)
+    print(f"\n== {model_name} {size}x{size}, batch {batch}: {params:,} trainable parameters; "
+          f"wall time {wall * 1e3:.0f} ms/step; traced CPU time {total:.0f} ms/step over the threads ==")
+    print(f"{'operation type':40s} {'ms/step':>8s} {'share':>6s}")
+    for op_type, ms in by_type.most_common(12):
+        print(f"{op_type:40s} {ms:8.1f} {ms / total:6.1%}")
+    groups = collections.Counter()
+    for op_type, ms in by_type.items():
+        groups[group_of(op_type)] += ms
+    print("by group: " + "; ".join(f"{name} {ms / total:.0%}" for name, ms in groups.most_common()))
+    print(f"trace: {logdir}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["pix2pix", "cyclegan"], choices=["pix2pix", "cyclegan"])
-    parser.add_argument("--configs", nargs="+", default=["64x4", "256x1"], help="SIZExBATCH")
+    parser.add_argument("--models", nargs="+", default=["pix2pix", "cyclegan", "cvae"],
+                        choices=["pix2pix", "cyclegan", "cvae"])
+    parser.add_argument("--configs", nargs="+", default=["64x4", "128x1", "256x1"], help="SIZExBATCH")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--seconds", type=float, default=2.0, help="timing per piece")
+    parser.add_argument("--steps", type=int, default=3, help="traced steps (and untimed ones) per configuration")
+    parser.add_argument("--logdir", default=None, help="where to keep the traces (default: a temporary folder)")
+    parser.add_argument("--compare-keras-adam", action="store_true",
+                        help="also time each step with keras.optimizers.Adam instead of the default FusedAdam")
     args = parser.parse_args()
-    peak = conv_throughput()
+    try:
+        import xprof  # noqa: F401
+    except ImportError:
+        print('xprof is not installed: pip install -e ".[bench]" (or pip install xprof)')
+        return 1
     if args.precision == "bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    print(f"TensorFlow {tf.__version__}, {args.precision}; measured 3x3 conv throughput (fwd+bwd, float32): "
-          f"{peak / 1e9:.1f} GFLOP/s")
-    for model in args.models:
+    print(f"TensorFlow {tf.__version__}, {args.precision}")
+    root = Path(args.logdir or tempfile.mkdtemp(prefix="kerasi2i_profile_"))
+    for model_name in args.models:
         for config in args.configs:
             size, batch = (int(v) for v in config.lower().split("x"))
-            {"pix2pix": profile_pix2pix, "cyclegan": profile_cyclegan}[model](size, batch, args.seconds, peak)
+            profile(model_name, size, batch, args.steps, root / f"{model_name}_{config}", args.compare_keras_adam)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
