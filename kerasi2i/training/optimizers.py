@@ -3,10 +3,10 @@
 Keras 3's `Adam.update_step` writes the update as separate element-wise operations (the
 first moment, the second moment, then the variable), and each one reads and writes every
 parameter. On a CPU that pass over memory, not arithmetic, is what an optimizer step
-costs: for the pix2pix U-Net at 64 px (29M parameters) it measured 76-96 ms per
-generator update against a 370 ms training step on 2 cores, and
-`tf.raw_ops.ResourceApplyAdam` (one kernel reading and writing each array once) did the
-same update in 25 ms (`python benchmarks/profile_steps.py`; `benchmarks/README.md`).
+costs: for the pix2pix U-Net at 64 px (29M parameters) Keras's update took 81-86 ms on 2
+cores and `tf.raw_ops.ResourceApplyAdam` (one kernel reading and writing each array
+once) 20-25 ms, 3.5x less (`python benchmarks/optimizer_update.py`), against a whole
+training step of about 350 ms (`benchmarks/README.md`).
 
 The update rule is Keras's to the letter (Kingma and Ba's Algorithm 1 with the "epsilon
 hat" form Keras and TensorFlow share):
