@@ -2,7 +2,7 @@
 CycleGAN, seconds per step through `fit`, plotted.
 
     python benchmarks/step_scaling.py [--sizes 64 128 256 512] [--batches 1 2 4 8]
-                                      [--cyclegan-max-size 128] [--steps 3]
+                                      [--cyclegan-max-size 128] [--steps 8]
                                       [--output benchmarks/step_scaling.png]
 
 For each model: batch 1 at every size in `--sizes`, and every batch in `--batches` at the
@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--cyclegan-max-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent / "step_scaling.png"))
     args = parser.parse_args()
     smallest = min(args.sizes)
