@@ -15,10 +15,10 @@ hat" form Keras and TensorFlow share):
     v <- v + (1 - beta_2) (g^2 - v)
     w <- w - lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
 
-and the optimizer's variables, configuration and serialization are Adam's, so a
-checkpoint written with either loads into the other. The fused kernel is used on the
-TensorFlow backend for dense gradients outside a `tf.distribute` strategy; anything else
-(AMSGrad, sparse gradients, a multi-device strategy, another backend) takes Keras's own
+and the optimizer's variables, configuration and serialization are Adam's, so optimizer
+state saved by Keras's Adam (an older checkpoint) loads into it. The fused kernel is used
+on the TensorFlow backend for dense gradients outside a `tf.distribute` strategy; anything
+else (AMSGrad, sparse gradients, a strategy's scope, another backend) takes Keras's own
 `update_step`. `tests/test_optimizers.py` checks that both give the same weights.
 """
 import keras
