@@ -64,3 +64,37 @@ def run_tutorial_step(size, steps):
     out = subprocess.run([sys.executable, str(TUTORIAL_STEP), str(size), str(steps)],
                          capture_output=True, text=True, check=True).stdout
     return float(re.search(r"steps_per_s ([\d.]+)", out).group(1)), out
+
+
+def build_model(name, size):
+    """A trainer with the paper's networks (base 64 filters), compiled as users train it:
+    "pix2pix", "cyclegan" or "cvae" (BicycleGAN's cVAE-GAN + cLR-GAN)."""
+    if name == "pix2pix":
+        from kerasi2i.models.pix2pix import build_pix2pix
+        model = build_pix2pix(size)
+    elif name == "cyclegan":
+        from kerasi2i.models.cyclegan import build_cyclegan
+        model = build_cyclegan(size, seed=0)
+    elif name == "cvae":
+        from kerasi2i.models.bicyclegan import build_bicyclegan
+        model = build_bicyclegan(size, seed=0)
+    else:
+        raise ValueError(f"unknown model {name!r}: pix2pix, cyclegan or cvae")
+    return model
+
+
+def random_batch(size, batch):
+    """One batch of input and target images in [-1, 1] (A and B for CycleGAN)."""
+    return (tf.random.uniform((batch, size, size, 3), -1, 1), tf.random.uniform((batch, size, size, 3), -1, 1))
+
+
+def fit_seconds_per_step(model, size, batch, steps, warmup=2):
+    """Seconds per training step of a compiled `model` as users train it: `model.fit` on
+    one repeated random batch, averaged over `steps` steps after `warmup` (tracing and
+    first-call costs excluded)."""
+    from kerasi2i.training.callbacks import StepTimer
+
+    timer = StepTimer(warmup=warmup)
+    model.fit(tf.data.Dataset.from_tensors(random_batch(size, batch)).repeat(), epochs=1,
+              steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0)
+    return timer.seconds_per_step

@@ -24,9 +24,8 @@ import argparse
 
 import tensorflow as tf
 
-from common import conv_throughput, forward_flops
+from common import conv_throughput, fit_seconds_per_step, forward_flops
 from kerasi2i.models.cyclegan import build_cyclegan
-from kerasi2i.training.callbacks import StepTimer
 
 
 def step_flops(model):
@@ -39,12 +38,7 @@ def time_cyclegan(size, jit, steps, warmup=2):
     """Steps/s of CycleGAN as users run it: model.fit on batch-1 unpaired data."""
     model = build_cyclegan(size)
     model.compile(jit_compile=jit)
-    a = tf.random.uniform((1, size, size, 3), -1, 1)
-    b = tf.random.uniform((1, size, size, 3), -1, 1)
-    timer = StepTimer(warmup=warmup)
-    data = tf.data.Dataset.from_tensors((a, b)).repeat()
-    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0)
-    return model, 1 / timer.seconds_per_step
+    return model, 1 / fit_seconds_per_step(model, size, 1, steps, warmup=warmup)
 
 
 def main():

@@ -44,33 +44,24 @@ def nvidia_smi_gpus():
 
 def worker(spec):
     """One configuration, in this process: prints a JSON line with the result."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import build_model, fit_seconds_per_step  # imports TensorFlow
+
     import keras
     import tensorflow as tf
 
-    from kerasi2i.training.callbacks import StepTimer
-
     if spec["precision"] != "float32":
         keras.mixed_precision.set_global_policy(spec["precision"])
-    size, batch = spec["size"], spec["batch"]
-    if spec["model"] == "pix2pix":
-        from kerasi2i.models.pix2pix import build_pix2pix
-        model = build_pix2pix(size)
-    else:
-        from kerasi2i.models.cyclegan import build_cyclegan
-        model = build_cyclegan(size)
+    model = build_model(spec["model"], spec["size"])
     model.compile(jit_compile=spec["jit"])
-    x = tf.random.uniform((batch, size, size, 3), -1, 1)
-    y = tf.random.uniform((batch, size, size, 3), -1, 1)
     tf.config.experimental.reset_memory_stats("GPU:0")
-    timer = StepTimer(warmup=3)
     try:
-        model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=3 + spec["steps"],
-                  callbacks=[timer], verbose=0)
+        seconds = fit_seconds_per_step(model, spec["size"], spec["batch"], spec["steps"], warmup=3)
     except tf.errors.ResourceExhaustedError:
         print(json.dumps({"error": "out of GPU memory"}))
         return
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
-    print(json.dumps({"steps_per_s": 1 / timer.seconds_per_step, "peak_bytes": peak,
+    print(json.dumps({"steps_per_s": 1 / seconds, "peak_bytes": peak,
                       "device": tf.config.experimental.get_device_details(visible_gpus()[0]).get("device_name", "?")}))
 
 

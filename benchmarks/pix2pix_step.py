@@ -103,24 +103,18 @@ def run_worker(name, size, batch, precision, steps, jit):
 
 def worker(spec):
     """Time kerasi2i's Pix2Pix through fit() and print `steps_per_s N` (run in its own process)."""
-    import keras
-    import tensorflow as tf
+    sys.path.insert(0, str(HERE))
+    from common import build_model, fit_seconds_per_step  # imports TensorFlow
 
-    from kerasi2i.models.pix2pix import build_pix2pix
-    from kerasi2i.training.callbacks import StepTimer
+    import keras
 
     if spec["precision"] == "bfloat16":
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    size, batch, steps = spec["size"], spec["batch"], spec["steps"]
-    model = build_pix2pix(size)
+    model = build_model("pix2pix", spec["size"])
     model.compile(jit_compile=spec["jit"])
-    x = tf.random.uniform((batch, size, size, 3), -1, 1)
-    y = tf.random.uniform((batch, size, size, 3), -1, 1)
-    timer = StepTimer(warmup=2)
-    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=2 + steps,
-              callbacks=[timer], verbose=0)
+    seconds = fit_seconds_per_step(model, spec["size"], spec["batch"], spec["steps"])
     print(f"G params {model.generator.count_params()}  D params {model.discriminator.count_params()}")
-    print(f"steps_per_s {1 / timer.seconds_per_step:.3f}")
+    print(f"steps_per_s {1 / seconds:.3f}")
 
 
 def main():

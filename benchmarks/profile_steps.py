@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402,F401  (first: it quiets TensorFlow's start-up logs)
+from common import build_model, random_batch  # noqa: E402  (first: it quiets TensorFlow's logs)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -57,22 +57,12 @@ def group_of(op_type):
 def build(model_name, size, batch, keras_adam=False):
     """The model, compiled as users train it (or with `keras.optimizers.Adam` in place of
     the default `FusedAdam`), and one batch of its data."""
-    x = tf.random.uniform((batch, size, size, 3), -1, 1)
-    y = tf.random.uniform((batch, size, size, 3), -1, 1)
-    if model_name == "pix2pix":
-        from kerasi2i.models.pix2pix import build_pix2pix
-        model = build_pix2pix(size)
-    elif model_name == "cyclegan":
-        from kerasi2i.models.cyclegan import build_cyclegan
-        model = build_cyclegan(size, seed=0)
-    else:
-        from kerasi2i.models.bicyclegan import build_bicyclegan   # the cVAE-GAN + cLR-GAN
-        model = build_bicyclegan(size, seed=0)
+    model = build_model(model_name, size)
     if keras_adam:
         model.compile(**{name: keras.optimizers.Adam(2e-4, beta_1=0.5) for name in model.OPTIMIZERS})
     else:
         model.compile()
-    return model, (x, y)
+    return model, random_batch(size, batch)
 
 
 def wall_time(model, data, steps):

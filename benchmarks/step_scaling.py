@@ -19,27 +19,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402,F401  (first: it quiets TensorFlow's start-up logs)
-
-import tensorflow as tf  # noqa: E402
-
-from kerasi2i.training.callbacks import StepTimer  # noqa: E402
+from common import build_model, fit_seconds_per_step  # noqa: E402  (first: it quiets TensorFlow's logs)
 
 
 def seconds_per_step(model_name, size, batch, steps):
-    if model_name == "pix2pix":
-        from kerasi2i.models.pix2pix import build_pix2pix
-        model = build_pix2pix(size)
-    else:
-        from kerasi2i.models.cyclegan import build_cyclegan
-        model = build_cyclegan(size, seed=0)
+    model = build_model(model_name, size)
     model.compile()
-    x = tf.random.uniform((batch, size, size, 3), -1, 1)
-    y = tf.random.uniform((batch, size, size, 3), -1, 1)
-    timer = StepTimer(warmup=2)
-    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=2 + steps,
-              callbacks=[timer], verbose=0)
-    return timer.seconds_per_step
+    return fit_seconds_per_step(model, size, batch, steps)
 
 
 def main():
