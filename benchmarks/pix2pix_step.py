@@ -145,7 +145,7 @@ def main():
             torch_ok = False
 
     sys.path.insert(0, str(HERE))
-    from common import conv_throughput, forward_flops  # imports TensorFlow
+    from common import build_model, conv_throughput, forward_flops  # imports TensorFlow
 
     peak = conv_throughput()
     print(f"measured 3x3 conv throughput (fwd+bwd, float32): {peak / 1e9:.1f} GFLOP/s (measured again before "
@@ -156,9 +156,10 @@ def main():
         contenders.append(("torch", "float32"))
     for config in args.configs:
         size, batch = (int(v) for v in config.lower().split("x"))
-        from kerasi2i.models.pix2pix import build_pix2pix
-
-        model = build_pix2pix(size)
+        if size not in (64, 128, 256):
+            parser.error(f"--configs {config}: the baseline scripts in {BENCH} build their U-Nets for 64, 128 "
+                         "or 256 px only")
+        model = build_model("pix2pix", size)
         f_g, f_d = forward_flops(model.generator), forward_flops(model.discriminator)
         # G: forward + backward (~3x forward). D: the tutorial runs 2 forwards and the
         # backward for D's weights through both and for G through the fake one (~8x); the
