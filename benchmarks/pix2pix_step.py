@@ -39,25 +39,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+TARGET = 1.3  # issue 14: kerasi2i's step at least 1.3x the tutorial's and the PyTorch reference's
 BENCH = HERE.parent.parent / "shared" / "bench"
 BASELINES = {"tutorial": BENCH / "tutorial_pix2pix_step.py", "torch": BENCH / "torch_pix2pix_step.py"}
 # the random input tensors of each baseline script, whose batch dimension we replace
 BATCH_PATTERNS = {"tutorial": r"\(1, SIZE, SIZE, 3\)", "torch": r"\(1, 3, SIZE, SIZE\)"}
-
-
-def cpu_flags():
-    """The CPU's flags (Linux /proc/cpuinfo), or an empty set where unreadable."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bfloat16(flags):
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
 def baseline_source(name, batch, precision):
@@ -131,8 +117,13 @@ def main():
     if args.worker:
         return worker(json.loads(args.worker))
 
+    from kerasi2i.training.precision import cpu_flags, native_bfloat16, resolve_precision
+
     flags = cpu_flags()
     native = native_bfloat16(flags)
+    default_policy, why = resolve_precision("auto", "pix2pix")
+    default = "bfloat16" if default_policy == "mixed_bfloat16" else "float32"
+    print(f"kerasi2i's default precision for pix2pix here: {default_policy} ({why})")
     print(f"CPU: {os.cpu_count()} cores; bfloat16 "
           + ("native (" + ", ".join(sorted({"avx512_bf16", "amx_bf16"} & flags)) + ")" if native
              else "NOT native here: the bfloat16 rows are emulated and not representative"))
@@ -202,6 +193,14 @@ def main():
         for a, b in rows:
             med, lo, hi = ratio(a, b)
             print(f"  {a[0]} {a[1]} / {b[0]} {b[1]}: {med:.2f}x  ({lo:.2f}-{hi:.2f})")
+        # What a user who changes nothing gets, against each baseline as published (float32).
+        if default in args.precisions and "float32" in args.precisions:
+            print(f"defaults (kerasi2i {default}, as `train` picks it here; the baselines as published, float32); "
+                  f"target {TARGET}x:")
+            for base in ["tutorial"] + (["torch"] if torch_ok else []):
+                med, lo, hi = ratio(("kerasi2i", default), (base, "float32"))
+                print(f"  kerasi2i default / {base}: {med:.2f}x  ({lo:.2f}-{hi:.2f})  "
+                      f"{'meets' if med >= TARGET else 'MISSES'} the target")
 
 
 if __name__ == "__main__":

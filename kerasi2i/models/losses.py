@@ -19,15 +19,22 @@ def check_gan_loss(mode):
         raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {mode!r}.")
 
 
+def _float32(x):
+    """Losses are computed in float32 whatever the layers computed in (mixed precision)."""
+    return ops.cast(x, "float32")
+
+
 def _bce_logits(logits, target):
     """Mean binary cross-entropy of logits against a constant target (Keras' numerically
     stable form, as PyTorch's BCEWithLogitsLoss)."""
+    logits = _float32(logits)
     return ops.mean(ops.binary_crossentropy(ops.full_like(logits, target), logits, from_logits=True))
 
 
 def discriminator_loss(real_logits, fake_logits, mode="vanilla"):
     """Loss of D on a batch of real and a batch of fake logits (not halved)."""
     check_gan_loss(mode)
+    real_logits, fake_logits = _float32(real_logits), _float32(fake_logits)
     if mode == "vanilla":
         return _bce_logits(real_logits, 1.0) + _bce_logits(fake_logits, 0.0)
     if mode == "lsgan":
@@ -38,6 +45,7 @@ def discriminator_loss(real_logits, fake_logits, mode="vanilla"):
 def generator_loss(fake_logits, mode="vanilla"):
     """Adversarial loss of G: make D call its outputs real."""
     check_gan_loss(mode)
+    fake_logits = _float32(fake_logits)
     if mode == "vanilla":
         return _bce_logits(fake_logits, 1.0)
     if mode == "lsgan":
@@ -47,7 +55,7 @@ def generator_loss(fake_logits, mode="vanilla"):
 
 def l1_loss(y_true, y_pred):
     """Mean absolute error."""
-    return ops.mean(ops.abs(y_true - y_pred))
+    return ops.mean(ops.abs(_float32(y_true) - _float32(y_pred)))
 
 
 # The pieces of the ELBO (VAE, BicycleGAN)

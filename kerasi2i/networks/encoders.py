@@ -227,5 +227,5 @@ def image_decoder(
         x = upsample(x, filters, upsampling, bias, f"{name}_up{j}")
         if not last:
             x = apply_norm(x, norm, f"{name}_up{j}_norm")
-    outputs = layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, C)
+    outputs = layers.Activation("tanh", dtype="float32", name=f"{name}_output")(x)  # (bs, H, W, C), float32
     return keras.Model(inputs, outputs, name=name)

@@ -117,6 +117,6 @@ def resnet_generator(
     # c7s1-3: (bs, H, W, output_channels)
     x = ReflectionPadding2D(3, name=f"{name}_head_pad")(x)
     x = conv2d(output_channels, 7, use_bias=True, name=f"{name}_head_conv")(x)
-    outputs = layers.Activation("tanh", name=f"{name}_output")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name=f"{name}_output")(x)  # float32 under mixed precision
 
     return keras.Model(inputs, outputs, name=name)

@@ -133,7 +133,7 @@ def unet_generator(
                          upsampling, name, skip_connections=True, dropout_placement=dropout_placement,
                          skip_gate=skip_gate)
     if residual:
-        outputs = ResidualImage(name=f"{name}_residual")([inputs, outputs])
+        outputs = ResidualImage(dtype="float32", name=f"{name}_residual")([inputs, outputs])
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -207,7 +207,8 @@ def unet_body(x, output_channels, num_downs, base_filters, norm, dropout, dropou
             if skip_gate is not None:
                 skip = skip_gate(skip, x, f"{name}_up{j}_gate")
             x = layers.Concatenate(name=f"{name}_up{j}_concat")([skip, x])
-    return layers.Activation("tanh", name=f"{name}_output")(x)  # (bs, H, W, out)
+    # float32 output under mixed precision too (Keras's advice: the last layer in float32).
+    return layers.Activation("tanh", dtype="float32", name=f"{name}_output")(x)  # (bs, H, W, out)
 
 
 def _check_unet_args(output_channels, base_filters, norm, upsampling, dropout):

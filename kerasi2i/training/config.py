@@ -24,6 +24,7 @@ import typing
 from pathlib import Path
 
 from kerasi2i.data.preprocess import PREPROCESS_MODES
+from kerasi2i.training.precision import PRECISIONS
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 ON_BAD = ("raise", "skip")
@@ -66,7 +67,11 @@ class TrainConfig:
         None, "end with the weights of the best epoch on validation by this metric (lower is better for "
         "names ending in l1 or loss), e.g. val_l1", metavar="METRIC", resume_may_change=True)
     jit_compile: bool = option(False, "compile the train step with XLA", flag="--jit", resume_may_change=True)
-    mixed_precision: bool = option(False, "train in mixed_float16 (GPUs)", resume_may_change=True)
+    precision: str = option("auto", "numeric precision: auto = mixed_bfloat16 for pix2pix on CPUs with native "
+                            "bfloat16 (measured 1.3-1.5x faster, same quality), float32 otherwise "
+                            "(kerasi2i.training.precision)", choices=PRECISIONS, resume_may_change=True)
+    mixed_precision: bool = option(False, "train in mixed_float16 (GPUs); the same as --precision mixed_float16",
+                                   resume_may_change=True)
     strategy: str = option("default", "tf.distribute strategy: mirrored = all local GPUs (kerasi2i.training."
                            "distribute)", choices=STRATEGIES, resume_may_change=True)
     tensorboard: bool = option(False, "write TensorBoard logs to OUTPUT/logs", resume_may_change=True)

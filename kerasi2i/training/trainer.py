@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from kerasi2i import data as kdata
+from kerasi2i.training import precision
 from kerasi2i.training.callbacks import (
     LinearDecaySchedule,
     PreviewGrid,
@@ -277,7 +278,8 @@ def _save_exports(model, output):
     paths = []
     for stem, network in model.exports().items():
         if network is not None:
-            paths.append(save_model_atomic(network, output / f"{stem}.keras"))
+            # float32 copies: a network trained in mixed precision saves as one that runs anywhere.
+            paths.append(save_model_atomic(precision.as_float32(network), output / f"{stem}.keras"))
     return paths
 
 
@@ -313,9 +315,10 @@ def train(model, data=None, output=None, *, verbose=1, extra_callbacks=None, **o
         config = make_config(model, data=data, output=output, **options)
     if config.data is None or config.output is None:
         raise ValueError("train() needs `data` (a dataset folder or sample:NAME) and `output` (the run folder).")
+    policy, reason = precision.training_policy(config)
+    logger.info("Precision: %s [%s].", precision.describe_policy(policy), reason)
     previous_policy = keras.mixed_precision.dtype_policy()
-    if config.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    keras.mixed_precision.set_dtype_policy(policy)
     try:
         return _run(config, verbose, extra_callbacks)
     finally:
