@@ -189,6 +189,8 @@ def _add_translate_command(sub):
 
 
 def _add_demo_command(sub):
+    from kerasi2i.training.precision import PRECISIONS
+
     d = sub.add_parser("demo", formatter_class=_Formatter, help="train a small pix2pix on a bundled sample and score it (a few CPU minutes)")
     d.add_argument("--task", default=None, help="bundled paired task (default: facades, labels -> photo)")
     d.add_argument("--image-size", type=int, default=128, choices=(64, 128, 256), help="image size in pixels")
@@ -198,6 +200,8 @@ def _add_demo_command(sub):
                    help="epochs of linear decay to zero (default: the demo's 3)")
     d.add_argument("--output", default="kerasi2i_demo", help="folder for the run, the grid and scores.json")
     d.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes")
+    d.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="numeric precision (auto: mixed bfloat16 on CPUs with native bfloat16, else float32)")
 
 
 def _add_deploy_commands(sub):
@@ -445,7 +449,7 @@ def _demo(args):
     from kerasi2i.experiments.demo import DEMO_TASK, run_demo
 
     kwargs = {"task": args.task or DEMO_TASK, "image_size": args.image_size, "output": args.output,
-              "max_minutes": args.max_minutes}
+              "max_minutes": args.max_minutes, "precision": args.precision}
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
     if args.epochs_decay is not None:

@@ -59,6 +59,8 @@ def test_config_and_cli_carry_the_option():
     assert args.precision == "float32"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "pix2pix", "--data", "d", "--output", "o", "--precision", "half"])
+    assert build_parser().parse_args(["demo", "--precision", "float32"]).precision == "float32"
+    assert build_parser().parse_args(["demo"]).precision == "auto"
     # the older switch still means mixed_float16, and contradicting it is an error
     assert precision.training_policy(make_config("cyclegan", mixed_precision=True)) == \
         ("mixed_float16", "--mixed-precision")

@@ -37,13 +37,13 @@ STEPS_PER_EPOCH = 50
 
 
 def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filters=32, batch_size=4,
-             output="kerasi2i_demo", max_minutes=None, seed=0, fcn_score=None, verbose=None):
+             output="kerasi2i_demo", max_minutes=None, seed=0, fcn_score=None, verbose=None, precision="auto"):
     """Train, score and draw; returns a dict of score rows (name -> metric -> value).
 
     `epochs` + `epochs_decay` epochs of `STEPS_PER_EPOCH` steps (constant, then linearly
     decaying learning rate). `fcn_score` (default: on for the facades task) adds the
     FCN-scores. `verbose=None` shows progress bars on a terminal and one line per epoch
-    otherwise (logs).
+    otherwise (logs). `precision` as `train`'s (`kerasi2i.training.precision`).
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -91,6 +91,7 @@ def run_demo(task=DEMO_TASK, image_size=128, epochs=3, epochs_decay=3, base_filt
         "pix2pix", path, run, direction=direction, image_size=image_size, epochs=epochs, epochs_decay=epochs_decay,
         base_filters=base_filters, batch_size=batch_size, seed=seed, steps_per_epoch=STEPS_PER_EPOCH,
         verbose=verbose, extra_callbacks=[TimeBudget(max_minutes * 60)] if max_minutes else None,
+        precision=precision,
     )
     trained = model.generator
     rows["trained generator"] = metrics.score_translation(trained, test)
