@@ -23,7 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 METRICS = ("l1", "psnr", "ssim", "fcn_class_iou")
 
 
@@ -50,8 +49,7 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
-    sys.path.insert(0, str(HERE))
-    from pix2pix_step import cpu_flags, native_bfloat16
+    from kerasi2i.training.precision import cpu_flags, native_bfloat16
 
     flags = cpu_flags()
     print("bfloat16 is " + ("native on this CPU (" + ", ".join(sorted({"avx512_bf16", "amx_bf16"} & flags)) + ")"

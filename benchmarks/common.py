@@ -32,18 +32,19 @@ def forward_flops(model):
     return total
 
 
-def conv_throughput(size=64, channels=256, seconds=3.0):
+def conv_throughput(size=64, channels=256, seconds=3.0, dtype="float32"):
     """Measured FLOP/s of a 3x3 convolution forward+backward on this machine (the
-    attainable rate the step efficiencies are compared with)."""
-    x = tf.random.normal((4, size, size, channels))
-    k = tf.Variable(tf.random.normal((3, 3, channels, channels)) * 0.01)
+    attainable rate the step efficiencies are compared with), in `dtype` (float32, or
+    bfloat16 for steps under mixed bfloat16)."""
+    x = tf.cast(tf.random.normal((4, size, size, channels)), dtype)
+    k = tf.Variable(tf.cast(tf.random.normal((3, 3, channels, channels)) * 0.01, dtype))
 
     @tf.function
     def step():
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = tf.nn.conv2d(x, k, 1, "SAME")
-            loss = tf.reduce_sum(y)
+            loss = tf.reduce_sum(tf.cast(y, "float32"))
         return tape.gradient(loss, [x, k])
 
     step()
