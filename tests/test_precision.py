@@ -98,6 +98,13 @@ def test_generators_output_float32_with_the_same_parameters(policy, policy_resto
         assert out.dtype == "float32", name
 
 
+def test_only_dtype_policies_are_rewritten():
+    config = {"name": "mixed_features", "dtype": "mixed_bfloat16", "layers": [
+        {"config": {"name": "mixed_1", "dtype": {"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}}}]}
+    assert precision._with_float32_policies(config) == {"name": "mixed_features", "dtype": "float32", "layers": [
+        {"config": {"name": "mixed_1", "dtype": {"class_name": "DTypePolicy", "config": {"name": "float32"}}}}]}
+
+
 def test_as_float32_keeps_the_weights_and_drops_the_policy(policy_restored, tmp_path):
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     model = build_pix2pix(32, base_filters=8)
@@ -105,7 +112,8 @@ def test_as_float32_keeps_the_weights_and_drops_the_policy(policy_restored, tmp_
     generator = model.generator
     copy = precision.as_float32(generator)
     assert copy is not generator and not precision.uses_mixed_policy(copy)
-    assert all(layer.dtype_policy.name == "float32" for layer in copy._flatten_layers(include_self=True))
+    assert all(layer.dtype_policy.name == "float32" for layer in precision._layers(copy))
+    assert [layer.name for layer in copy.layers] == [layer.name for layer in generator.layers]
     for a, b in zip(generator.get_weights(), copy.get_weights()):
         np.testing.assert_array_equal(a, b)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")

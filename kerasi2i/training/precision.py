@@ -24,12 +24,9 @@ copies (``as_float32``): a ``generator.keras`` written on a bfloat16 CPU loads, 
 translates the same way on any machine.
 """
 import functools
-import logging
 from pathlib import Path
 
 import keras
-
-logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
@@ -95,24 +92,31 @@ def training_policy(config):
 
 
 def _with_float32_policies(value):
-    """A copy of a serialized config with every mixed dtype policy replaced by float32."""
+    """A copy of a serialized config with every mixed dtype policy (a serialized
+    ``DTypePolicy``, or a policy name under a ``dtype`` key) replaced by float32."""
     if isinstance(value, dict):
         if value.get("class_name") == "DTypePolicy" and isinstance(value.get("config"), dict):
             name = value["config"].get("name", "")
             if name.startswith("mixed_"):
                 return {**value, "config": {**value["config"], "name": "float32"}}
-        return {key: _with_float32_policies(item) for key, item in value.items()}
+        return {key: "float32" if key == "dtype" and isinstance(item, str) and item.startswith("mixed_")
+                else _with_float32_policies(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_with_float32_policies(item) for item in value]
-    if isinstance(value, str) and value.startswith("mixed_"):
-        return "float32"
     return value
+
+
+def _layers(model):
+    """`model` and every layer in it, nested models included."""
+    yield model
+    for layer in getattr(model, "layers", ()):
+        yield from _layers(layer)
 
 
 def uses_mixed_policy(model):
     """Whether any layer of `model` (nested models included) computes in lower precision."""
     return any(getattr(layer, "dtype_policy", None) is not None and layer.dtype_policy.name.startswith("mixed_")
-               for layer in model._flatten_layers(include_self=True))
+               for layer in _layers(model))
 
 
 def as_float32(model):
