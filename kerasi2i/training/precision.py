@@ -8,8 +8,9 @@ the fastest precision that has been shown to train *this method* as well as floa
   CPU with native bfloat16 arithmetic (the ``avx512_bf16`` or ``amx_bf16`` flag in
   ``/proc/cpuinfo``) and sees no GPU. On such a CPU the pix2pix step runs 1.3-1.5x faster
   than in float32, and on two bundled tasks (the facades over four seeds, denoising over
-  two) its held-out L1, PSNR, SSIM and FCN scores were within the seed spread of float32's (``benchmarks/pix2pix_step.py`` and
-  ``benchmarks/bf16_quality.py``; the figures are in ``benchmarks/README.md``).
+  two) its held-out L1, PSNR, SSIM and FCN scores were within the seed spread of
+  float32's (``benchmarks/pix2pix_step.py`` and ``benchmarks/bf16_quality.py``; the
+  figures are in ``benchmarks/README.md``).
 - ``float32`` everywhere else: CPUs without native bfloat16 (emulated bfloat16 is slower
   than float32), GPUs (where ``mixed_float16`` is the usual choice but nothing has been
   measured here: pass it explicitly) and the methods whose quality under bfloat16 has not
