@@ -69,8 +69,7 @@ def main():
     devices = [d.device_type for d in tf.config.list_physical_devices()]
     print(f"TensorFlow {tf.__version__}, devices {devices}")
     print(f"CPU bfloat16: {'native' if native_bfloat16() else 'NOT native (emulated, slow)'}")
-    dtypes = {"float32": "float32", "bfloat16": "bfloat16"}
-    peaks = {p: [conv_throughput(dtype=dtypes[p])] for p in args.precisions}
+    peaks = {p: [conv_throughput(dtype=p)] for p in args.precisions}  # precision names are dtypes
     for p in args.precisions:
         print(f"measured 3x3 conv throughput (fwd+bwd, {p}): {peaks[p][0] / 1e9:.1f} GFLOP/s (measured again "
               "around every timing: this machine's load moves it)")
@@ -89,7 +88,7 @@ def main():
             peak_list = peaks[precision]
             for r in range(args.rounds):
                 _, rate = time_cyclegan(size, jit, args.steps, precision=precision)
-                peak_list.append(conv_throughput(dtype=dtypes[precision]))
+                peak_list.append(conv_throughput(dtype=precision))
                 around = max(peak_list[-2], peak_list[-1])
                 rates.append(rate)
                 local.append(rate * flops / around)
