@@ -22,7 +22,9 @@ computed in float32, so the objective is the same (`tests/test_precision.py`).
 
 Networks trained under a mixed policy remember it when saved, so ``train()`` saves float32
 copies (``as_float32``): a ``generator.keras`` written on a bfloat16 CPU loads, exports and
-translates the same way on any machine.
+translates the same way on any machine. The model ``train()`` returns still computes in
+the run's precision (its outputs differ from the saved file's by bfloat16 rounding, about
+1e-4 on an untrained U-Net); ``as_float32(model.generator)`` is the saved network.
 """
 import functools
 from pathlib import Path
